@@ -1,0 +1,6 @@
+/// Answer the question in a few words.
+signature QA {
+    question: string
+    ->
+    answer: string
+}
