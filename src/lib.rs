@@ -6,9 +6,9 @@ pub mod cli;
 pub mod codegen;
 pub mod commands;
 pub mod diagnostic;
+pub mod report;
 pub mod schema;
 pub mod syntax;
-pub mod report;
 
 use std::path::Path;
 

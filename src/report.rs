@@ -165,9 +165,11 @@ impl miette::Diagnostic for Rendered<'_> {
             ),
             to_miette(self.diagnostic.span),
         );
-        let related = self.diagnostic.related.iter().map(|r| {
-            LabeledSpan::new_with_span(Some(r.message.clone()), to_miette(r.span))
-        });
+        let related = self
+            .diagnostic
+            .related
+            .iter()
+            .map(|r| LabeledSpan::new_with_span(Some(r.message.clone()), to_miette(r.span)));
         Some(Box::new(std::iter::once(primary).chain(related)))
     }
 }

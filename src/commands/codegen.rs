@@ -45,7 +45,9 @@ pub fn codegen(args: CodegenArgs, printer: &Printer) -> Result<ExitStatus, Comma
             module: module_name(&stem),
         };
         let output = codegen::generate(target, &file.compiled.document, &source);
-        if let Some(previous) = generated.insert(output.file_name.clone(), (source.path.clone(), output)) {
+        if let Some(previous) =
+            generated.insert(output.file_name.clone(), (source.path.clone(), output))
+        {
             return Err(CommandError::usage(
                 format!(
                     "`{}` and `{}` would both generate `{}`",
@@ -61,10 +63,12 @@ pub fn codegen(args: CodegenArgs, printer: &Printer) -> Result<ExitStatus, Comma
     match &args.out_dir {
         None => {
             for (_, output) in generated.values() {
-                printer.data(&output.contents).map_err(|source| CommandError::Write {
-                    path: "stdout".to_string(),
-                    source,
-                })?;
+                printer
+                    .data(&output.contents)
+                    .map_err(|source| CommandError::Write {
+                        path: "stdout".to_string(),
+                        source,
+                    })?;
             }
         }
         Some(dir) => {

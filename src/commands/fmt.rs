@@ -80,10 +80,12 @@ fn stdin(check: bool, printer: &Printer) -> Result<ExitStatus, CommandError> {
         }
         return Ok(ExitStatus::Success);
     }
-    printer.data(&formatted).map_err(|source| CommandError::Write {
-        path: "stdout".to_string(),
-        source,
-    })?;
+    printer
+        .data(&formatted)
+        .map_err(|source| CommandError::Write {
+            path: "stdout".to_string(),
+            source,
+        })?;
     Ok(ExitStatus::Success)
 }
 

@@ -142,7 +142,10 @@ pub(crate) fn print_diagnostics(file: &LoadedFile, printer: &Printer) -> (usize,
 
 /// Loads one file for a command that needs a valid document; prints its diagnostics.
 /// `Ok(None)` means the file has errors (exit 1).
-pub(crate) fn load_valid(path: &Path, printer: &Printer) -> Result<Option<LoadedFile>, CommandError> {
+pub(crate) fn load_valid(
+    path: &Path,
+    printer: &Printer,
+) -> Result<Option<LoadedFile>, CommandError> {
     let file = load(path)?;
     let (errors, _) = print_diagnostics(&file, printer);
     if errors > 0 {

@@ -40,7 +40,9 @@ pub fn check(file: &ast::SourceFile, file_stem: &str) -> Checked {
                 .with_help("put `///` docs directly before a signature, type, enum, program or field, or use `#` for a comment"),
         );
     }
-    checker.diagnostics.sort_by_key(|d| (d.span.start, d.span.end));
+    checker
+        .diagnostics
+        .sort_by_key(|d| (d.span.start, d.span.end));
     Checked {
         document: checker.document,
         diagnostics: checker.diagnostics,
@@ -64,10 +66,10 @@ const BUILTIN_TYPES: [&str; 11] = [
 
 /// Python keywords: DSPy could not declare a field or enum member with these names.
 const PYTHON_KEYWORDS: [&str; 35] = [
-    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class",
-    "continue", "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if",
-    "import", "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try",
-    "while", "with", "yield",
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",
+    "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import",
+    "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while",
+    "with", "yield",
 ];
 
 /// Attributes of pydantic's `BaseModel` and DSPy's `Signature` that a field would shadow
@@ -157,7 +159,9 @@ impl Checker {
                                 )
                                 .with_label("second unnamed signature")
                                 .with_related(first, "the first one takes its name from the file")
-                                .with_help("use the block form to name it: `signature Name { ... }`"),
+                                .with_help(
+                                    "use the block form to name it: `signature Name { ... }`",
+                                ),
                             );
                             continue;
                         }
@@ -318,7 +322,12 @@ impl Checker {
     }
 
     /// Exactly one `->`, with at least one field on each side.
-    fn arrows(&mut self, declaration: &ast::SignatureDecl, arrows: &[&ast::Arrow], name_span: Span) {
+    fn arrows(
+        &mut self,
+        declaration: &ast::SignatureDecl,
+        arrows: &[&ast::Arrow],
+        name_span: Span,
+    ) {
         let Some(first) = arrows.first() else {
             self.report(
                 Diagnostic::error("E0201", "signature has no `->` between inputs and outputs", name_span)
@@ -332,7 +341,9 @@ impl Checker {
                 Diagnostic::error("E0202", "signature has more than one `->`", extra.span)
                     .with_label("second `->`")
                     .with_related(first.span, "inputs end here")
-                    .with_help("a signature has exactly one `->`: inputs before it, outputs after it"),
+                    .with_help(
+                        "a signature has exactly one `->`: inputs before it, outputs after it",
+                    ),
             );
         }
         let index = declaration
@@ -386,10 +397,14 @@ impl Checker {
         let description = match (&field.docs, &field.description) {
             (Some(docs), Some(string)) => {
                 self.report(
-                    Diagnostic::error("E0306", format!("field `{name}` has two descriptions"), string.span)
-                        .with_label("second description")
-                        .with_related(docs.span, "first description, as `///` docs")
-                        .with_help("keep either the `///` line or the string after the type"),
+                    Diagnostic::error(
+                        "E0306",
+                        format!("field `{name}` has two descriptions"),
+                        string.span,
+                    )
+                    .with_label("second description")
+                    .with_related(docs.span, "first description, as `///` docs")
+                    .with_help("keep either the `///` line or the string after the type"),
                 );
                 valid = false;
                 None
@@ -417,9 +432,13 @@ impl Checker {
         let text = &name.name;
         if !is_snake_case(text) {
             self.report(
-                Diagnostic::error("E0302", format!("field names are snake_case: `{text}`"), name.span)
-                    .with_label("not snake_case")
-                    .with_help(format!("rename it to `{}`", text.to_snake_case())),
+                Diagnostic::error(
+                    "E0302",
+                    format!("field names are snake_case: `{text}`"),
+                    name.span,
+                )
+                .with_label("not snake_case")
+                .with_help(format!("rename it to `{}`", text.to_snake_case())),
             );
             return false;
         }
@@ -463,7 +482,9 @@ impl Checker {
             self.report(
                 Diagnostic::error("E0106", "unterminated string", string.span)
                     .with_label("the line ends before the closing `\"`")
-                    .with_help("close the string with `\"` on the same line; use `\\n` for a line break"),
+                    .with_help(
+                        "close the string with `\"` on the same line; use `\\n` for a line break",
+                    ),
             );
             return None;
         }
@@ -503,15 +524,19 @@ impl Checker {
         if expr.misplaced_optional.is_some() {
             return None;
         }
-        constrained.map(|ty| if optional { Type::Optional(Box::new(ty)) } else { ty })
+        constrained.map(|ty| {
+            if optional {
+                Type::Optional(Box::new(ty))
+            } else {
+                ty
+            }
+        })
     }
 
     fn type_kind(&mut self, expr: &TypeExpr, record: Option<&str>) -> Option<Type> {
         match &expr.kind {
             TypeKind::Named { name } => self.named_type(name, record, expr.optional.is_some()),
-            TypeKind::Generic { name, arguments } => {
-                self.generic_type(name, arguments)
-            }
+            TypeKind::Generic { name, arguments } => self.generic_type(name, arguments),
             TypeKind::Literals { values } => {
                 let mut seen: HashMap<String, Span> = HashMap::new();
                 let mut literals = Vec::new();
@@ -523,10 +548,14 @@ impl Checker {
                     };
                     if let Some(first) = seen.get(&value) {
                         self.report(
-                            Diagnostic::error("E0405", format!("literal \"{value}\" is listed twice"), literal.span)
-                                .with_label("duplicate")
-                                .with_related(*first, "first listed here")
-                                .with_help("remove one of them"),
+                            Diagnostic::error(
+                                "E0405",
+                                format!("literal \"{value}\" is listed twice"),
+                                literal.span,
+                            )
+                            .with_label("duplicate")
+                            .with_related(*first, "first listed here")
+                            .with_help("remove one of them"),
                         );
                         valid = false;
                         continue;
@@ -539,14 +568,28 @@ impl Checker {
         }
     }
 
-    fn named_type(&mut self, name: &ast::Ident, record: Option<&str>, optional: bool) -> Option<Type> {
+    fn named_type(
+        &mut self,
+        name: &ast::Ident,
+        record: Option<&str>,
+        optional: bool,
+    ) -> Option<Type> {
         let text = name.name.as_str();
         let builtin = match text {
             "string" => Some(Type::string()),
-            "integer" | "int" => Some(Type::Integer { min: None, max: None }),
-            "float" => Some(Type::Float { min: None, max: None }),
+            "integer" | "int" => Some(Type::Integer {
+                min: None,
+                max: None,
+            }),
+            "float" => Some(Type::Float {
+                min: None,
+                max: None,
+            }),
             "boolean" | "bool" => Some(Type::Boolean),
-            "probability" => Some(Type::Probability { min: None, max: None }),
+            "probability" => Some(Type::Probability {
+                min: None,
+                max: None,
+            }),
             "reasoning_chain" => Some(Type::ReasoningChain),
             "json" => Some(Type::Json),
             _ => None,
@@ -556,30 +599,47 @@ impl Checker {
         }
         if text == "list" || text == "map" {
             self.report(
-                Diagnostic::error("E0401", format!("`{text}` needs an element type"), name.span)
-                    .with_label("missing `[...]`")
-                    .with_help(format!("write `{text}[string]`, or another type in the brackets")),
+                Diagnostic::error(
+                    "E0401",
+                    format!("`{text}` needs an element type"),
+                    name.span,
+                )
+                .with_label("missing `[...]`")
+                .with_help(format!(
+                    "write `{text}[string]`, or another type in the brackets"
+                )),
             );
             return None;
         }
         match self.declared.get(text).copied() {
-            Some(Declaration { kind: DeclarationKind::Type, .. }) => {
+            Some(Declaration {
+                kind: DeclarationKind::Type,
+                ..
+            }) => {
                 self.used.insert(text.to_string());
                 if let (Some(from), false) = (record, optional) {
-                    self.direct_references.push((from.to_string(), text.to_string(), name.span));
+                    self.direct_references
+                        .push((from.to_string(), text.to_string(), name.span));
                 }
                 Some(Type::Record(text.to_string()))
             }
-            Some(Declaration { kind: DeclarationKind::Enum, .. }) => {
+            Some(Declaration {
+                kind: DeclarationKind::Enum,
+                ..
+            }) => {
                 self.used.insert(text.to_string());
                 Some(Type::Enum(text.to_string()))
             }
             Some(Declaration { kind, span }) => {
                 self.report(
-                    Diagnostic::error("E0400", format!("`{text}` is a {}, not a type", kind.noun()), name.span)
-                        .with_label(format!("a {}", kind.noun()))
-                        .with_related(span, "declared here")
-                        .with_help("a field's type is a built-in type, a `type` or an `enum`"),
+                    Diagnostic::error(
+                        "E0400",
+                        format!("`{text}` is a {}, not a type", kind.noun()),
+                        name.span,
+                    )
+                    .with_label(format!("a {}", kind.noun()))
+                    .with_related(span, "declared here")
+                    .with_help("a field's type is a built-in type, a `type` or an `enum`"),
                 );
                 None
             }
@@ -605,7 +665,9 @@ impl Checker {
     fn suggest_type(&self, text: &str) -> Option<String> {
         let known = match text {
             "str" | "String" | "text" | "Text" | "char" => "string",
-            "number" | "Number" | "double" | "decimal" | "real" | "f64" | "f32" | "Float" => "float",
+            "number" | "Number" | "double" | "decimal" | "real" | "f64" | "f32" | "Float" => {
+                "float"
+            }
             "i64" | "i32" | "u64" | "u32" | "long" | "Integer" | "Int" | "usize" => "integer",
             "Boolean" | "Bool" => "boolean",
             "dict" | "Dict" | "object" | "Map" | "HashMap" | "record" | "Record" => "map[string]",
@@ -628,11 +690,7 @@ impl Checker {
         nearest(&lower, candidates, |c| c.to_lowercase())
     }
 
-    fn generic_type(
-        &mut self,
-        name: &ast::Ident,
-        arguments: &[TypeExpr],
-    ) -> Option<Type> {
+    fn generic_type(&mut self, name: &ast::Ident, arguments: &[TypeExpr]) -> Option<Type> {
         let text = name.name.as_str();
         match text {
             "list" | "map" => {}
@@ -647,7 +705,11 @@ impl Checker {
                     },
                     name.span,
                 )
-                .with_label(if is_scalar { "not generic" } else { "not a known type" });
+                .with_label(if is_scalar {
+                    "not generic"
+                } else {
+                    "not a known type"
+                });
                 let help = match self.suggest_type(text).as_deref() {
                     _ if is_scalar => format!("only `list[T]` and `map[T]` take a type in brackets; write `{text}` or `list[{text}]`"),
                     Some(s) if s.starts_with("list") || s.starts_with("map") => {
@@ -660,17 +722,28 @@ impl Checker {
             }
         }
         if text == "map" && arguments.len() == 2 {
-            let key_is_string = matches!(&arguments[0].kind, TypeKind::Named { name } if name.name == "string");
+            let key_is_string =
+                matches!(&arguments[0].kind, TypeKind::Named { name } if name.name == "string");
             let value = source_text_of(&arguments[1]);
             self.report(
-                Diagnostic::error("E0404", "map keys are always strings; `map` takes only the value type", arguments[0].span)
-                    .with_label(if key_is_string { "key type" } else { "keys cannot have another type" })
-                    .with_help(format!("write `map[{value}]`")),
+                Diagnostic::error(
+                    "E0404",
+                    "map keys are always strings; `map` takes only the value type",
+                    arguments[0].span,
+                )
+                .with_label(if key_is_string {
+                    "key type"
+                } else {
+                    "keys cannot have another type"
+                })
+                .with_help(format!("write `map[{value}]`")),
             );
             return None;
         }
         if arguments.len() != 1 {
-            let extra = arguments.get(1).map_or(name.span, |a| a.span.join(arguments[arguments.len() - 1].span));
+            let extra = arguments.get(1).map_or(name.span, |a| {
+                a.span.join(arguments[arguments.len() - 1].span)
+            });
             self.report(
                 Diagnostic::error("E0402", format!("`{text}` takes exactly one type argument, found {}", arguments.len()), extra)
                     .with_label("extra type argument")
@@ -682,15 +755,28 @@ impl Checker {
         // Inside a list or map a record reference is indirect, so it cannot make a record infinite.
         let inner = Box::new(self.type_expr(&arguments[0], None)?);
         Some(if text == "list" {
-            Type::List { item: inner, min_items: None, max_items: None }
+            Type::List {
+                item: inner,
+                min_items: None,
+                max_items: None,
+            }
         } else {
-            Type::Map { value: inner, min_entries: None, max_entries: None }
+            Type::Map {
+                value: inner,
+                min_entries: None,
+                max_entries: None,
+            }
         })
     }
 
     // --- Constraints ---------------------------------------------------------------------------
 
-    fn constrain(&mut self, base: Type, constraints: &ast::Constraints, expr: &TypeExpr) -> Option<Type> {
+    fn constrain(
+        &mut self,
+        base: Type,
+        constraints: &ast::Constraints,
+        expr: &TypeExpr,
+    ) -> Option<Type> {
         let type_name = type_name_of(expr);
         let allowed: &[&str] = match &base {
             Type::String { .. } => &["min", "max", "pattern"],
@@ -705,13 +791,19 @@ impl Checker {
             let key = constraint.name.name.as_str();
             if !["min", "max", "pattern"].contains(&key) {
                 let suggestion = match key {
-                    "minimum" | "min_length" | "minLength" | "ge" | "gte" | "min_items" | "minItems" | "at_least" => Some("min"),
-                    "maximum" | "max_length" | "maxLength" | "le" | "lte" | "max_items" | "maxItems" | "at_most" | "length" | "len" => Some("max"),
+                    "minimum" | "min_length" | "minLength" | "ge" | "gte" | "min_items"
+                    | "minItems" | "at_least" => Some("min"),
+                    "maximum" | "max_length" | "maxLength" | "le" | "lte" | "max_items"
+                    | "maxItems" | "at_most" | "length" | "len" => Some("max"),
                     "regex" | "regexp" | "re" | "format" | "matches" => Some("pattern"),
                     _ => None,
                 };
-                let mut diagnostic = Diagnostic::error("E0501", format!("unknown constraint `{key}`"), constraint.name.span)
-                    .with_label("not a constraint");
+                let mut diagnostic = Diagnostic::error(
+                    "E0501",
+                    format!("unknown constraint `{key}`"),
+                    constraint.name.span,
+                )
+                .with_label("not a constraint");
                 diagnostic = match suggestion {
                     Some(s) => diagnostic.with_help(format!("did you mean `{s}`? the constraints are `min`, `max` and `pattern`")),
                     None => diagnostic.with_help("the constraints are `min`, `max` (numbers: value; strings and lists: length; maps: entries) and `pattern` (strings)"),
@@ -722,10 +814,14 @@ impl Checker {
             }
             if let Some(first) = seen.get(key) {
                 self.report(
-                    Diagnostic::error("E0505", format!("constraint `{key}` is given twice"), constraint.span)
-                        .with_label("second one")
-                        .with_related(*first, "first given here")
-                        .with_help("keep one of them"),
+                    Diagnostic::error(
+                        "E0505",
+                        format!("constraint `{key}` is given twice"),
+                        constraint.span,
+                    )
+                    .with_label("second one")
+                    .with_related(*first, "first given here")
+                    .with_help("keep one of them"),
                 );
                 valid = false;
                 continue;
@@ -741,9 +837,13 @@ impl Checker {
                     _ => format!("`{type_name}` takes no constraints; `min` and `max` apply to numbers, strings, lists and maps"),
                 };
                 self.report(
-                    Diagnostic::error("E0500", format!("constraint `{key}` does not apply to `{type_name}`"), constraint.name.span)
-                        .with_label(format!("not for `{type_name}`"))
-                        .with_help(help),
+                    Diagnostic::error(
+                        "E0500",
+                        format!("constraint `{key}` does not apply to `{type_name}`"),
+                        constraint.name.span,
+                    )
+                    .with_label(format!("not for `{type_name}`"))
+                    .with_help(help),
                 );
                 valid = false;
                 continue;
@@ -769,19 +869,35 @@ impl Checker {
                     }
                     _ => {
                         self.report(
-                            Diagnostic::error("E0504", format!("`{text}` is not a usable number"), *span)
-                                .with_label("out of range")
-                                .with_help("use a finite number such as `5` or `0.5`"),
+                            Diagnostic::error(
+                                "E0504",
+                                format!("`{text}` is not a usable number"),
+                                *span,
+                            )
+                            .with_label("out of range")
+                            .with_help("use a finite number such as `5` or `0.5`"),
                         );
                         valid = false;
                     }
                 },
                 (key, value) => {
-                    let wanted = if key == "pattern" { "a regular expression in double quotes" } else { "a number" };
+                    let wanted = if key == "pattern" {
+                        "a regular expression in double quotes"
+                    } else {
+                        "a number"
+                    };
                     self.report(
-                        Diagnostic::error("E0504", format!("constraint `{key}` takes {wanted}"), value.span())
-                            .with_label(format!("expected {wanted}"))
-                            .with_help(if key == "pattern" { "write `pattern: \"^[A-Z]{3}$\"`" } else { "write a number without quotes, such as `max: 5`" }),
+                        Diagnostic::error(
+                            "E0504",
+                            format!("constraint `{key}` takes {wanted}"),
+                            value.span(),
+                        )
+                        .with_label(format!("expected {wanted}"))
+                        .with_help(if key == "pattern" {
+                            "write `pattern: \"^[A-Z]{3}$\"`"
+                        } else {
+                            "write a number without quotes, such as `max: 5`"
+                        }),
                     );
                     valid = false;
                 }
@@ -795,14 +911,24 @@ impl Checker {
 
     /// Puts checked bound values into the type, with the checks that depend on the type.
     fn apply(&mut self, base: Type, values: ConstraintValues, type_name: &str) -> Option<Type> {
-        let min_max_order = |checker: &mut Checker, min: &Option<(f64, &ast::Constraint)>, max: &Option<(f64, &ast::Constraint)>| {
+        let min_max_order = |checker: &mut Checker,
+                             min: &Option<(f64, &ast::Constraint)>,
+                             max: &Option<(f64, &ast::Constraint)>| {
             if let (Some((low, low_at)), Some((high, high_at))) = (min, max) {
                 if low > high {
                     checker.report(
-                        Diagnostic::error("E0502", format!("`min` ({}) is greater than `max` ({})", number_text(low_at), number_text(high_at)), low_at.span)
-                            .with_label("greater than max")
-                            .with_related(high_at.span, "max given here")
-                            .with_help("swap them, or fix the bound that is wrong"),
+                        Diagnostic::error(
+                            "E0502",
+                            format!(
+                                "`min` ({}) is greater than `max` ({})",
+                                number_text(low_at),
+                                number_text(high_at)
+                            ),
+                            low_at.span,
+                        )
+                        .with_label("greater than max")
+                        .with_related(high_at.span, "max given here")
+                        .with_help("swap them, or fix the bound that is wrong"),
                     );
                     return false;
                 }
@@ -826,9 +952,16 @@ impl Checker {
                 for (value, at) in values.min.iter().chain(values.max.iter()) {
                     if !(0.0..=1.0).contains(value) {
                         self.report(
-                            Diagnostic::error("E0508", format!("a probability is between 0 and 1; `{}` is outside", number_text(at)), at.value.span())
-                                .with_label("outside 0..1")
-                                .with_help("use bounds between 0 and 1, or `float` for other numbers"),
+                            Diagnostic::error(
+                                "E0508",
+                                format!(
+                                    "a probability is between 0 and 1; `{}` is outside",
+                                    number_text(at)
+                                ),
+                                at.value.span(),
+                            )
+                            .with_label("outside 0..1")
+                            .with_help("use bounds between 0 and 1, or `float` for other numbers"),
                         );
                         return None;
                     }
@@ -858,13 +991,26 @@ impl Checker {
     }
 
     /// An integer bound; `None` inside means absent, an outer `None` means it was wrong.
-    fn integer_bound(&mut self, bound: &Option<(f64, &ast::Constraint)>, type_name: &str) -> Option<Option<i64>> {
-        let Some((value, at)) = bound else { return Some(None) };
+    fn integer_bound(
+        &mut self,
+        bound: &Option<(f64, &ast::Constraint)>,
+        type_name: &str,
+    ) -> Option<Option<i64>> {
+        let Some((value, at)) = bound else {
+            return Some(None);
+        };
         if value.fract() != 0.0 || value.abs() > 9.0e15 {
             self.report(
-                Diagnostic::error("E0509", format!("bounds of `{type_name}` are whole numbers, not `{}`", number_text(at)), at.value.span())
-                    .with_label("not a whole number")
-                    .with_help("use a whole number, or `float` for fractional values"),
+                Diagnostic::error(
+                    "E0509",
+                    format!(
+                        "bounds of `{type_name}` are whole numbers, not `{}`",
+                        number_text(at)
+                    ),
+                    at.value.span(),
+                )
+                .with_label("not a whole number")
+                .with_help("use a whole number, or `float` for fractional values"),
             );
             return None;
         }
@@ -872,14 +1018,41 @@ impl Checker {
     }
 
     /// A length or entry count: a whole number, at least 0.
-    fn length(&mut self, bound: &Option<(f64, &ast::Constraint)>, type_name: &str) -> Option<Option<u64>> {
-        let Some((value, at)) = bound else { return Some(None) };
+    fn length(
+        &mut self,
+        bound: &Option<(f64, &ast::Constraint)>,
+        type_name: &str,
+    ) -> Option<Option<u64>> {
+        let Some((value, at)) = bound else {
+            return Some(None);
+        };
         if *value < 0.0 || value.fract() != 0.0 || *value > 9.0e15 {
-            let what = if type_name.starts_with("map") { "an entry count" } else { "a length" };
+            let what = if type_name.starts_with("map") {
+                "an entry count"
+            } else {
+                "a length"
+            };
             self.report(
-                Diagnostic::error("E0503", format!("`{}` on `{type_name}` is {what}, which is a whole number of at least 0", at.name.name), at.value.span())
-                    .with_label(format!("not {what}"))
-                    .with_help(format!("`{}` here counts {}; use a whole number such as `1`", at.name.name, if type_name.starts_with("string") { "characters" } else if type_name.starts_with("map") { "entries" } else { "items" })),
+                Diagnostic::error(
+                    "E0503",
+                    format!(
+                        "`{}` on `{type_name}` is {what}, which is a whole number of at least 0",
+                        at.name.name
+                    ),
+                    at.value.span(),
+                )
+                .with_label(format!("not {what}"))
+                .with_help(format!(
+                    "`{}` here counts {}; use a whole number such as `1`",
+                    at.name.name,
+                    if type_name.starts_with("string") {
+                        "characters"
+                    } else if type_name.starts_with("map") {
+                        "entries"
+                    } else {
+                        "items"
+                    }
+                )),
             );
             return None;
         }
@@ -900,9 +1073,11 @@ impl Checker {
             ("\\A", "`\\A`"),
             ("\\z", "`\\z`"),
         ];
-        let backreference = pattern
-            .char_indices()
-            .find(|&(i, c)| c == '\\' && pattern[i + 1..].starts_with(|d: char| d.is_ascii_digit() && d != '0') && !escaped_backslash(pattern, i));
+        let backreference = pattern.char_indices().find(|&(i, c)| {
+            c == '\\'
+                && pattern[i + 1..].starts_with(|d: char| d.is_ascii_digit() && d != '0')
+                && !escaped_backslash(pattern, i)
+        });
         let found = unsupported
             .iter()
             .filter_map(|(needle, what)| pattern.find(needle).map(|i| (i, *what)))
@@ -916,11 +1091,16 @@ impl Checker {
             );
             return false;
         }
-        if pattern.starts_with("(?") && pattern[2..].starts_with(|c: char| c.is_ascii_alphabetic()) {
+        if pattern.starts_with("(?") && pattern[2..].starts_with(|c: char| c.is_ascii_alphabetic())
+        {
             self.report(
-                Diagnostic::error("E0507", "`pattern` uses inline flags, which are not portable", string.span)
-                    .with_label("inline flags")
-                    .with_help("ECMAScript has no inline flags; spell out both cases, as in `[Aa]`"),
+                Diagnostic::error(
+                    "E0507",
+                    "`pattern` uses inline flags, which are not portable",
+                    string.span,
+                )
+                .with_label("inline flags")
+                .with_help("ECMAScript has no inline flags; spell out both cases, as in `[Aa]`"),
             );
             return false;
         }
@@ -971,9 +1151,13 @@ impl Checker {
     fn enumeration(&mut self, declaration: &ast::EnumDecl) {
         if declaration.variants.is_empty() && !declaration.recovered {
             self.report(
-                Diagnostic::error("E0305", format!("enum `{}` has no variants", declaration.name.name), declaration.name.span)
-                    .with_label("empty enum")
-                    .with_help("list its values: `enum Sentiment { positive, negative }`"),
+                Diagnostic::error(
+                    "E0305",
+                    format!("enum `{}` has no variants", declaration.name.name),
+                    declaration.name.span,
+                )
+                .with_label("empty enum")
+                .with_help("list its values: `enum Sentiment { positive, negative }`"),
             );
         }
         let mut seen: HashMap<&str, Span> = HashMap::new();
@@ -982,10 +1166,14 @@ impl Checker {
             let name = variant.name.name.as_str();
             if let Some(first) = seen.get(name) {
                 self.report(
-                    Diagnostic::error("E0304", format!("variant `{name}` is listed twice"), variant.name.span)
-                        .with_label("duplicate")
-                        .with_related(*first, "first listed here")
-                        .with_help("remove one of them"),
+                    Diagnostic::error(
+                        "E0304",
+                        format!("variant `{name}` is listed twice"),
+                        variant.name.span,
+                    )
+                    .with_label("duplicate")
+                    .with_related(*first, "first listed here")
+                    .with_help("remove one of them"),
                 );
                 continue;
             }
@@ -1001,10 +1189,14 @@ impl Checker {
             let description = match (&variant.docs, &variant.description) {
                 (Some(docs), Some(string)) => {
                     self.report(
-                        Diagnostic::error("E0306", format!("variant `{name}` has two descriptions"), string.span)
-                            .with_label("second description")
-                            .with_related(docs.span, "first description, as `///` docs")
-                            .with_help("keep either the `///` line or the string"),
+                        Diagnostic::error(
+                            "E0306",
+                            format!("variant `{name}` has two descriptions"),
+                            string.span,
+                        )
+                        .with_label("second description")
+                        .with_related(docs.span, "first description, as `///` docs")
+                        .with_help("keep either the `///` line or the string"),
                     );
                     None
                 }
@@ -1012,7 +1204,10 @@ impl Checker {
                 (None, Some(string)) => self.string_value(string),
                 (None, None) => None,
             };
-            variants.push(Variant { name: name.to_string(), description });
+            variants.push(Variant {
+                name: name.to_string(),
+                description,
+            });
         }
         self.document.enums.push(Enum {
             name: declaration.name.name.clone(),
@@ -1041,17 +1236,38 @@ impl Checker {
                 if !visited.insert(current.clone()) {
                     continue;
                 }
-                stack.extend(edges.iter().filter(|(f, _, _)| *f == current).map(|(_, t, _)| t.clone()));
+                stack.extend(
+                    edges
+                        .iter()
+                        .filter(|(f, _, _)| *f == current)
+                        .map(|(_, t, _)| t.clone()),
+                );
             }
             if cycle {
-                for (f, _, _) in edges.iter().filter(|(f, t, _)| visited.contains(f) || f == from || visited.contains(t)) {
+                for (f, _, _) in edges
+                    .iter()
+                    .filter(|(f, t, _)| visited.contains(f) || f == from || visited.contains(t))
+                {
                     reported.insert(f.clone());
                 }
                 reported.insert(from.clone());
                 self.report(
-                    Diagnostic::error("E0406", format!("type `{from}` contains itself, so no value of it can be written"), *span)
-                        .with_label(format!("`{from}` contains `{to}`{}", if to == from { "" } else { ", which contains it again" }))
-                        .with_help(format!("make the reference optional (`{to}?`) or a list (`list[{to}]`)")),
+                    Diagnostic::error(
+                        "E0406",
+                        format!("type `{from}` contains itself, so no value of it can be written"),
+                        *span,
+                    )
+                    .with_label(format!(
+                        "`{from}` contains `{to}`{}",
+                        if to == from {
+                            ""
+                        } else {
+                            ", which contains it again"
+                        }
+                    ))
+                    .with_help(format!(
+                        "make the reference optional (`{to}?`) or a list (`list[{to}]`)"
+                    )),
                 );
             }
         }
@@ -1066,9 +1282,13 @@ impl Checker {
             };
             if !self.used.contains(&name.name) {
                 self.report(
-                    Diagnostic::warning("W0100", format!("{kind} `{}` is never used", name.name), name.span)
-                        .with_label("unused")
-                        .with_help("use it as a field's type, or remove it"),
+                    Diagnostic::warning(
+                        "W0100",
+                        format!("{kind} `{}` is never used", name.name),
+                        name.span,
+                    )
+                    .with_label("unused")
+                    .with_help("use it as a field's type, or remove it"),
                 );
             }
         }
@@ -1079,22 +1299,46 @@ impl Checker {
     fn program(&mut self, declaration: &ast::ProgramDecl) {
         let module_name = declaration.module.name.as_str();
         let module_span = declaration.module.span;
-        let known = ["predict", "chain_of_thought", "best_of_n", "multi_chain_comparison"];
-        let reserved = ["react", "retrieve", "pipeline", "program_of_thought", "refine", "parallel"];
+        let known = [
+            "predict",
+            "chain_of_thought",
+            "best_of_n",
+            "multi_chain_comparison",
+        ];
+        let reserved = [
+            "react",
+            "retrieve",
+            "pipeline",
+            "program_of_thought",
+            "refine",
+            "parallel",
+        ];
         if !known.contains(&module_name) {
             let snake = module_name.to_snake_case();
             let diagnostic = if known.contains(&snake.as_str()) || module_name == "BestOfN" {
-                let snake = if module_name == "BestOfN" { "best_of_n".to_string() } else { snake };
-                Diagnostic::error("E0601", format!("module names are snake_case: `{module_name}`"), module_span)
-                    .with_label("DSPy's class name")
-                    .with_help(format!("write `{snake}`"))
+                let snake = if module_name == "BestOfN" {
+                    "best_of_n".to_string()
+                } else {
+                    snake
+                };
+                Diagnostic::error(
+                    "E0601",
+                    format!("module names are snake_case: `{module_name}`"),
+                    module_span,
+                )
+                .with_label("DSPy's class name")
+                .with_help(format!("write `{snake}`"))
             } else if reserved.contains(&snake.as_str()) || module_name == "ReAct" {
                 Diagnostic::error("E0602", format!("module `{module_name}` is reserved for a later version of the language"), module_span)
                     .with_label("not in version 1")
                     .with_help("version 1 modules are `predict`, `chain_of_thought`, `best_of_n` and `multi_chain_comparison`")
             } else {
-                let mut diagnostic = Diagnostic::error("E0600", format!("unknown module `{module_name}`"), module_span)
-                    .with_label("not a module");
+                let mut diagnostic = Diagnostic::error(
+                    "E0600",
+                    format!("unknown module `{module_name}`"),
+                    module_span,
+                )
+                .with_label("not a module");
                 diagnostic = match nearest(&snake, known.iter().map(|s| s.to_string()), |s| s.clone()) {
                     Some(s) => diagnostic.with_help(format!("did you mean `{s}`?")),
                     None => diagnostic.with_help("the modules are `predict`, `chain_of_thought`, `best_of_n` and `multi_chain_comparison`"),
@@ -1112,10 +1356,14 @@ impl Checker {
                 ast::Argument::Named { name, value } => {
                     if let Some((first, _)) = named.iter().find(|(n, _)| n.name == name.name) {
                         self.report(
-                            Diagnostic::error("E0608", format!("argument `{}` is given twice", name.name), name.span)
-                                .with_label("second one")
-                                .with_related(first.span, "first given here")
-                                .with_help("keep one of them"),
+                            Diagnostic::error(
+                                "E0608",
+                                format!("argument `{}` is given twice", name.name),
+                                name.span,
+                            )
+                            .with_label("second one")
+                            .with_related(first.span, "first given here")
+                            .with_help("keep one of them"),
                         );
                         return;
                     }
@@ -1126,52 +1374,83 @@ impl Checker {
         let signature = match positional.first() {
             None => {
                 self.report(
-                    Diagnostic::error("E0604", format!("`{module_name}` needs the signature it runs"), declaration.call_span)
-                        .with_label("no signature given")
-                        .with_help(format!("name a signature first: `{module_name}(QA)`")),
+                    Diagnostic::error(
+                        "E0604",
+                        format!("`{module_name}` needs the signature it runs"),
+                        declaration.call_span,
+                    )
+                    .with_label("no signature given")
+                    .with_help(format!("name a signature first: `{module_name}(QA)`")),
                 );
                 return;
             }
             Some(ast::Value::Ident(ident)) => ident,
             Some(other) => {
                 self.report(
-                    Diagnostic::error("E0604", format!("`{module_name}` takes a signature name as its first argument"), other.span())
-                        .with_label("not a signature name")
-                        .with_help(format!("name a signature declared in this file: `{module_name}(QA)`")),
+                    Diagnostic::error(
+                        "E0604",
+                        format!("`{module_name}` takes a signature name as its first argument"),
+                        other.span(),
+                    )
+                    .with_label("not a signature name")
+                    .with_help(format!(
+                        "name a signature declared in this file: `{module_name}(QA)`"
+                    )),
                 );
                 return;
             }
         };
         for extra in positional.iter().skip(1) {
             self.report(
-                Diagnostic::error("E0609", format!("`{module_name}` takes one signature; other arguments are named"), extra.span())
-                    .with_label("extra argument")
-                    .with_help(match module_name {
-                        "best_of_n" => "write `best_of_n(QA, n: 3)`",
-                        "multi_chain_comparison" => "write `multi_chain_comparison(QA, m: 3)`",
-                        _ => "a program runs one signature; declare one program per signature",
-                    }),
+                Diagnostic::error(
+                    "E0609",
+                    format!("`{module_name}` takes one signature; other arguments are named"),
+                    extra.span(),
+                )
+                .with_label("extra argument")
+                .with_help(match module_name {
+                    "best_of_n" => "write `best_of_n(QA, n: 3)`",
+                    "multi_chain_comparison" => "write `multi_chain_comparison(QA, m: 3)`",
+                    _ => "a program runs one signature; declare one program per signature",
+                }),
             );
         }
         let mut valid = positional.len() == 1;
         match self.declared.get(&signature.name).copied() {
-            Some(Declaration { kind: DeclarationKind::Signature, .. }) => {}
+            Some(Declaration {
+                kind: DeclarationKind::Signature,
+                ..
+            }) => {}
             Some(Declaration { kind, span }) => {
                 self.report(
-                    Diagnostic::error("E0603", format!("`{}` is a {}, not a signature", signature.name, kind.noun()), signature.span)
-                        .with_label(format!("a {}", kind.noun()))
-                        .with_related(span, "declared here")
-                        .with_help("a program runs a signature declared in this file"),
+                    Diagnostic::error(
+                        "E0603",
+                        format!("`{}` is a {}, not a signature", signature.name, kind.noun()),
+                        signature.span,
+                    )
+                    .with_label(format!("a {}", kind.noun()))
+                    .with_related(span, "declared here")
+                    .with_help("a program runs a signature declared in this file"),
                 );
                 valid = false;
             }
             None => {
                 let signatures = self.signature_names.values().cloned().collect::<Vec<_>>();
-                let mut diagnostic = Diagnostic::error("E0603", format!("unknown signature `{}`", signature.name), signature.span)
-                    .with_label("no signature of this name");
-                diagnostic = match nearest(&signature.name.to_lowercase(), signatures.into_iter(), |s| s.to_lowercase()) {
+                let mut diagnostic = Diagnostic::error(
+                    "E0603",
+                    format!("unknown signature `{}`", signature.name),
+                    signature.span,
+                )
+                .with_label("no signature of this name");
+                diagnostic = match nearest(
+                    &signature.name.to_lowercase(),
+                    signatures.into_iter(),
+                    |s| s.to_lowercase(),
+                ) {
                     Some(s) => diagnostic.with_help(format!("did you mean `{s}`?")),
-                    None => diagnostic.with_help("a program runs a signature declared in the same file"),
+                    None => {
+                        diagnostic.with_help("a program runs a signature declared in the same file")
+                    }
                 };
                 self.report(diagnostic);
                 valid = false;
@@ -1191,9 +1470,13 @@ impl Checker {
                     _ => String::new(),
                 };
                 self.report(
-                    Diagnostic::error("E0607", format!("`{module_name}` has no argument `{}`", name.name), name.span)
-                        .with_label("unknown argument")
-                        .with_help(help),
+                    Diagnostic::error(
+                        "E0607",
+                        format!("`{module_name}` has no argument `{}`", name.name),
+                        name.span,
+                    )
+                    .with_label("unknown argument")
+                    .with_help(help),
                 );
                 valid = false;
                 continue;
@@ -1209,9 +1492,16 @@ impl Checker {
                         ast::Value::Ident(i) => i.name.clone(),
                     };
                     self.report(
-                        Diagnostic::error("E0606", format!("`{}` is a whole number of at least 1, not `{shown}`", name.name), other.span())
-                            .with_label("expected a whole number >= 1")
-                            .with_help(format!("write `{}: 3`", name.name)),
+                        Diagnostic::error(
+                            "E0606",
+                            format!(
+                                "`{}` is a whole number of at least 1, not `{shown}`",
+                                name.name
+                            ),
+                            other.span(),
+                        )
+                        .with_label("expected a whole number >= 1")
+                        .with_help(format!("write `{}: 3`", name.name)),
                     );
                     valid = false;
                 }
@@ -1225,15 +1515,21 @@ impl Checker {
                 None => {
                     if !named.iter().any(|(n, _)| n.name == "n") {
                         self.report(
-                            Diagnostic::error("E0605", "`best_of_n` needs `n`, the number of attempts", declaration.call_span)
-                                .with_label("missing `n`")
-                                .with_help(format!("write `best_of_n({}, n: 3)`", signature.name)),
+                            Diagnostic::error(
+                                "E0605",
+                                "`best_of_n` needs `n`, the number of attempts",
+                                declaration.call_span,
+                            )
+                            .with_label("missing `n`")
+                            .with_help(format!("write `best_of_n({}, n: 3)`", signature.name)),
                         );
                     }
                     return;
                 }
             },
-            _ => Module::MultiChainComparison { m: count.unwrap_or(3) },
+            _ => Module::MultiChainComparison {
+                m: count.unwrap_or(3),
+            },
         };
         if !valid {
             return;
@@ -1286,7 +1582,13 @@ fn is_snake_case(name: &str) -> bool {
 }
 
 fn escaped_backslash(pattern: &str, index: usize) -> bool {
-    pattern[..index].chars().rev().take_while(|&c| c == '\\').count() % 2 == 1
+    pattern[..index]
+        .chars()
+        .rev()
+        .take_while(|&c| c == '\\')
+        .count()
+        % 2
+        == 1
 }
 
 /// The number of a bound constraint as written.
@@ -1313,7 +1615,11 @@ fn source_text_of(expr: &TypeExpr) -> String {
         TypeKind::Generic { name, arguments } => format!(
             "{}[{}]",
             name.name,
-            arguments.iter().map(source_text_of).collect::<Vec<_>>().join(", ")
+            arguments
+                .iter()
+                .map(source_text_of)
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         TypeKind::Literals { values } => values
             .iter()
@@ -1324,12 +1630,20 @@ fn source_text_of(expr: &TypeExpr) -> String {
 }
 
 /// The candidate closest to `word` by edit distance, if it is close enough to be a typo.
-fn nearest(word: &str, candidates: impl Iterator<Item = String>, key: impl Fn(&String) -> String) -> Option<String> {
+fn nearest(
+    word: &str,
+    candidates: impl Iterator<Item = String>,
+    key: impl Fn(&String) -> String,
+) -> Option<String> {
     let limit = (word.chars().count() / 3).clamp(1, 3);
     let mut best: Option<(usize, String)> = None;
     for candidate in candidates {
         let distance = strsim::damerau_levenshtein(word, &key(&candidate));
-        if distance <= limit && best.as_ref().is_none_or(|(d, c)| (distance, &candidate) < (*d, c)) {
+        if distance <= limit
+            && best
+                .as_ref()
+                .is_none_or(|(d, c)| (distance, &candidate) < (*d, c))
+        {
             best = Some((distance, candidate));
         }
     }

@@ -97,7 +97,7 @@ impl Module {
 /// A field's type with its constraints. Constraints are already checked against the type
 /// (`min <= max`, lengths non-negative, patterns compile).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", content = "of", rename_all = "snake_case")]
 pub enum Type {
     String {
         min_length: Option<u64>,

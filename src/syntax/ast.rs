@@ -137,7 +137,7 @@ pub struct TypeExpr {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum TypeKind {
     /// `string`, `Source`, `list` (without arguments).
     Named { name: Ident },
@@ -168,7 +168,10 @@ pub struct Constraint {
 #[serde(tag = "value", rename_all = "snake_case")]
 pub enum Value {
     /// A number as written (`3`, `-0.5`, `1e3`).
-    Number { text: String, span: Span },
+    Number {
+        text: String,
+        span: Span,
+    },
     String(StringLit),
     Ident(Ident),
 }

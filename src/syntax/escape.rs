@@ -26,13 +26,12 @@ pub fn unescape(raw: &str) -> Result<String, EscapeError> {
             Some('n') => out.push('\n'),
             Some('t') => out.push('\t'),
             Some('u') => {
-                let (value, len) = unicode_escape(&raw[offset..]).map_err(|(len, message)| {
-                    EscapeError {
+                let (value, len) =
+                    unicode_escape(&raw[offset..]).map_err(|(len, message)| EscapeError {
                         offset,
                         len,
                         message,
-                    }
-                })?;
+                    })?;
                 out.push(value);
                 // Skip the rest of the escape: `u{...}` after the backslash.
                 while rest.peek().is_some_and(|&(i, _)| i < offset + len) {
@@ -54,7 +53,10 @@ pub fn unescape(raw: &str) -> Result<String, EscapeError> {
 /// length to underline and what is wrong.
 fn unicode_escape(text: &str) -> Result<(char, usize), (usize, String)> {
     let Some(body) = text.strip_prefix("\\u{") else {
-        return Err((2, "`\\u` must be followed by `{`, as in `\\u{e9}`".to_string()));
+        return Err((
+            2,
+            "`\\u` must be followed by `{`, as in `\\u{e9}`".to_string(),
+        ));
     };
     let Some(close) = body.find('}') else {
         return Err((
@@ -65,10 +67,7 @@ fn unicode_escape(text: &str) -> Result<(char, usize), (usize, String)> {
     let digits = &body[..close];
     let len = 3 + close + 1;
     if digits.is_empty() || digits.len() > 6 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err((
-            len,
-            format!("`{digits}` is not 1 to 6 hexadecimal digits"),
-        ));
+        return Err((len, format!("`{digits}` is not 1 to 6 hexadecimal digits")));
     }
     let code = u32::from_str_radix(digits, 16).map_err(|_| (len, "bad hex".to_string()))?;
     char::from_u32(code)

@@ -28,6 +28,7 @@ pub fn format(source: &str) -> Result<String, Vec<Diagnostic>> {
         out: String::new(),
         last_end: 0,
         last_was_item: false,
+        last_was_program: false,
     };
     for item in &parsed.file.items {
         formatter.top_level_comments(item.span().start);
@@ -35,7 +36,7 @@ pub fn format(source: &str) -> Result<String, Vec<Diagnostic>> {
     }
     for docs in &parsed.file.dangling_docs {
         formatter.top_level_comments(docs.span.start);
-        formatter.separate(docs.span.start, false);
+        formatter.separate(docs.span.start, false, false);
         formatter.docs(Some(docs), "");
         formatter.last_end = docs.span.end;
     }
@@ -68,21 +69,21 @@ fn scan_comments(source: &str) -> Vec<Comment> {
             at += 1;
             continue;
         }
-        let rest = &source[at..];
-        let is_comment = byte == b'#'
-            || (rest.starts_with("//") && !(rest.starts_with("///") && !rest.starts_with("////")));
-        if is_comment {
-            let end = rest.find('\n').map_or(source.len(), |i| at + i);
-            let text = source[at..end].trim_end().to_string();
+        // Only ASCII bytes are compared below, so `at` is a char boundary whenever it slices.
+        let starts_slash = byte == b'/' && bytes.get(at + 1) == Some(&b'/');
+        let is_doc =
+            starts_slash && bytes.get(at + 2) == Some(&b'/') && bytes.get(at + 3) != Some(&b'/');
+        if byte == b'#' || (starts_slash && !is_doc) {
+            let end = source[at..].find('\n').map_or(source.len(), |i| at + i);
             comments.push(Comment {
                 span: Span::new(at, end),
-                text,
+                text: source[at..end].trim_end().to_string(),
             });
             at = end;
             continue;
         }
-        if rest.starts_with("///") {
-            at += rest.find('\n').unwrap_or(rest.len());
+        if is_doc {
+            at = source[at..].find('\n').map_or(source.len(), |i| at + i);
             continue;
         }
         if byte == b'"' || byte == b'\'' {
@@ -100,7 +101,9 @@ struct Formatter<'s> {
     out: String,
     /// Source position of the last thing written, for blank-line and same-line decisions.
     last_end: usize,
+    /// Whether the last top-level element was an item, and whether it was a program.
     last_was_item: bool,
+    last_was_program: bool,
 }
 
 impl Formatter<'_> {
@@ -112,13 +115,17 @@ impl Formatter<'_> {
 
     /// Starts a new top-level element at source position `at`, with a blank line before it
     /// when it follows an item or the author left one.
-    fn separate(&mut self, at: usize, is_item: bool) {
+    fn separate(&mut self, at: usize, is_item: bool, is_program: bool) {
+        // Programs written one per line stay grouped; other items get a blank line between.
+        let grouped_programs = is_program && self.last_was_program;
         if !self.out.is_empty()
-            && ((is_item && self.last_was_item) || self.blank_between(self.last_end, at))
+            && ((is_item && self.last_was_item && !grouped_programs)
+                || self.blank_between(self.last_end, at))
         {
             self.out.push('\n');
         }
         self.last_was_item = is_item;
+        self.last_was_program = is_program;
     }
 
     fn top_level_comments(&mut self, before: usize) {
@@ -126,7 +133,7 @@ impl Formatter<'_> {
             if comment.span.start >= before {
                 break;
             }
-            self.separate(comment.span.start, false);
+            self.separate(comment.span.start, false, false);
             self.out.push_str(&comment.text);
             self.out.push('\n');
             self.last_end = comment.span.end;
@@ -190,7 +197,7 @@ impl Formatter<'_> {
 
     fn item(&mut self, item: &Item) {
         let span = item.span();
-        self.separate(span.start, true);
+        self.separate(span.start, true, matches!(item, Item::Program(_)));
         match item {
             Item::Signature(s) if s.form == SignatureForm::Line => self.signature_line(s),
             Item::Signature(s) => {
@@ -201,7 +208,12 @@ impl Formatter<'_> {
             }
             Item::Type(t) => {
                 self.docs(t.docs.as_ref(), "");
-                self.block(&format!("type {}", t.name.name), &t.members, span, t.name.span.end);
+                self.block(
+                    &format!("type {}", t.name.name),
+                    &t.members,
+                    span,
+                    t.name.span.end,
+                );
             }
             Item::Enum(e) => self.enumeration(e),
             Item::Program(p) => {
@@ -431,9 +443,7 @@ fn description_column(members: &[Member]) -> Option<usize> {
     let width = members
         .iter()
         .filter_map(|m| match m {
-            Member::Field(f) if f.description.is_some() => {
-                Some(field_head(f).chars().count())
-            }
+            Member::Field(f) if f.description.is_some() => Some(field_head(f).chars().count()),
             _ => None,
         })
         .max()?;
@@ -446,7 +456,11 @@ fn join_line_members(pieces: &[(String, Span, bool)]) -> String {
     for (index, (text, _, is_arrow)) in pieces.iter().enumerate() {
         if index > 0 {
             let previous_is_arrow = pieces[index - 1].2;
-            out.push_str(if *is_arrow || previous_is_arrow { " " } else { ", " });
+            out.push_str(if *is_arrow || previous_is_arrow {
+                " "
+            } else {
+                ", "
+            });
         }
         out.push_str(text);
     }

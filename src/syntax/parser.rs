@@ -175,11 +175,9 @@ impl<'s> Driver<'s> {
         match SigParser::parse(Rule::signature_line, &self.source[start..]) {
             Ok(mut pairs) => {
                 let Some(pair) = pairs.next() else { return };
-                let builder = Builder { offset: start };
-                let end = start + pair.as_span().end();
-                let declaration = builder.signature_line(pair);
+                let declaration = Builder { offset: start }.signature_line(pair);
+                self.position = declaration.span.end;
                 self.parsed.file.items.push(Item::Signature(declaration));
-                self.position = end;
             }
             Err(error) => {
                 let at = self.syntax_error(error, start);
@@ -192,7 +190,7 @@ impl<'s> Driver<'s> {
         match SigParser::parse(Rule::program_decl, &self.source[start..]) {
             Ok(mut pairs) => {
                 let Some(pair) = pairs.next() else { return };
-                let end = start + pair.as_span().end();
+                let end = start + tight_end(&pair);
                 let declaration = Builder { offset: start }.program(pair);
                 self.parsed.file.items.push(Item::Program(declaration));
                 self.position = end;
@@ -232,7 +230,7 @@ impl<'s> Driver<'s> {
                     let Some(tail) = pairs.next() else {
                         break tail_at;
                     };
-                    let end = tail_at + tail.as_span().end();
+                    let end = tail_at + tight_end(&tail);
                     members.extend(tail.into_inner());
                     tail_offsets.resize(members.len(), tail_at);
                     break end;
@@ -246,8 +244,8 @@ impl<'s> Driver<'s> {
                         tail_offsets.resize(members.len(), tail_at);
                     }
                     let line_start = line_start(self.source, at);
-                    let starts_item =
-                        self.source[line_start..at].trim().is_empty() && starts_item(self.source, at);
+                    let starts_item = self.source[line_start..at].trim().is_empty()
+                        && starts_item(self.source, at);
                     if at >= self.source.len() || starts_item {
                         self.error(
                             Diagnostic::error(
@@ -289,6 +287,20 @@ enum BlockKind {
     Enum,
 }
 
+/// Where the last token of a pair ends (relative to the parsed text).
+fn tight_end(pair: &Pair<Rule>) -> usize {
+    if matches!(
+        pair.as_rule(),
+        Rule::string | Rule::ident | Rule::number | Rule::doc_line
+    ) {
+        return pair.as_span().end();
+    }
+    match pair.clone().into_inner().last() {
+        Some(last) => tight_end(&last),
+        None => pair.as_span().end(),
+    }
+}
+
 fn error_position(error: &pest::error::Error<Rule>, offset: usize) -> usize {
     offset
         + match error.location {
@@ -323,9 +335,11 @@ struct Builder {
 }
 
 impl Builder {
+    /// The span of a pair, without the trailing whitespace and comments that pest's implicit
+    /// skipping leaves inside rules ending in an optional part.
     fn span(&self, pair: &Pair<Rule>) -> Span {
         let span = pair.as_span();
-        Span::new(self.offset + span.start(), self.offset + span.end())
+        Span::new(self.offset + span.start(), self.offset + tight_end(pair))
     }
 
     fn ident(&self, pair: Pair<Rule>) -> Ident {
@@ -350,7 +364,10 @@ impl Builder {
             .map(|line| {
                 let text = line.into_inner().next().map_or("", |t| t.as_str());
                 let text = text.strip_suffix('\r').unwrap_or(text);
-                text.strip_prefix(' ').unwrap_or(text).trim_end().to_string()
+                text.strip_prefix(' ')
+                    .unwrap_or(text)
+                    .trim_end()
+                    .to_string()
             })
             .collect();
         Docs { lines, span }

@@ -191,7 +191,10 @@ fn phrases_end_line(expected: &[Rule]) -> bool {
 }
 
 fn first_is_word(token: &str) -> bool {
-    token.chars().next().is_some_and(|c| c.is_alphanumeric() || c == '_')
+    token
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_alphanumeric() || c == '_')
 }
 
 /// The item keyword a mistyped or foreign word most likely means, for "did you mean".
