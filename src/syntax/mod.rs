@@ -34,6 +34,7 @@ pub fn decode(bytes: &[u8]) -> Result<&str, Diagnostic> {
             ),
             Span::new(at, at + len),
         )
+        .with_label("not UTF-8")
         .with_help("save the file as UTF-8 (most editors: \"Save with encoding\" > UTF-8)")
     })
 }
