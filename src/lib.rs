@@ -35,7 +35,7 @@ pub fn compile(bytes: &[u8], path: &Path) -> Compiled {
         Ok(source) => compile_source(source, path),
         Err(diagnostic) => Compiled {
             document: Document::default(),
-            diagnostics: vec![diagnostic],
+            diagnostics: vec![*diagnostic],
         },
     }
 }

@@ -62,7 +62,10 @@ fn project(files: &[(&str, &[u8])]) -> tempfile::TempDir {
 
 #[test]
 fn check_clean_directory_exits_zero() {
-    let dir = project(&[("qa.sig", QA.as_bytes()), ("nested/more.sig", b"signature q -> a\n")]);
+    let dir = project(&[
+        ("qa.sig", QA.as_bytes()),
+        ("nested/more.sig", b"signature q -> a\n"),
+    ]);
     let output = dspex(dir.path(), &["check"]);
     insta::assert_snapshot!(transcript(&output), @r"
     exit: Some(0)
@@ -140,14 +143,20 @@ fn non_utf8_file_is_a_diagnostic_with_byte_offset() {
 
 #[test]
 fn hidden_directories_are_skipped() {
-    let dir = project(&[("ok.sig", b"signature q -> a\n"), (".cache/broken.sig", b"signature {")]);
+    let dir = project(&[
+        ("ok.sig", b"signature q -> a\n"),
+        (".cache/broken.sig", b"signature {"),
+    ]);
     let output = dspex(dir.path(), &["check", "."]);
     assert_eq!(output.status.code(), Some(0), "{}", transcript(&output));
 }
 
 #[test]
 fn fmt_check_lists_then_fmt_rewrites() {
-    let dir = project(&[("a.sig", b"signature  q: :string->a\n"), ("b.sig", b"signature q -> a\n")]);
+    let dir = project(&[
+        ("a.sig", b"signature  q: :string->a\n"),
+        ("b.sig", b"signature q -> a\n"),
+    ]);
     let output = dspex(dir.path(), &["fmt", "--check"]);
     insta::assert_snapshot!(transcript(&output), @r"
     exit: Some(1)
@@ -155,14 +164,20 @@ fn fmt_check_lists_then_fmt_rewrites() {
     --- stderr
     would reformat a.sig
     ");
-    assert_eq!(std::fs::read(dir.path().join("a.sig")).unwrap(), b"signature  q: :string->a\n");
+    assert_eq!(
+        std::fs::read(dir.path().join("a.sig")).unwrap(),
+        b"signature  q: :string->a\n"
+    );
     let output = dspex(dir.path(), &["fmt"]);
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(
         std::fs::read_to_string(dir.path().join("a.sig")).unwrap(),
         "signature q: string -> a\n"
     );
-    assert_eq!(dspex(dir.path(), &["fmt", "--check"]).status.code(), Some(0));
+    assert_eq!(
+        dspex(dir.path(), &["fmt", "--check"]).status.code(),
+        Some(0)
+    );
 }
 
 #[test]
@@ -173,7 +188,11 @@ fn fmt_reads_stdin_and_refuses_broken_files() {
     assert_eq!(text(&output.stdout), "enum E { a, b }\n");
     let output = dspex(dir.path(), &["fmt", "broken.sig"]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(text(&output.stderr).contains("broken.sig:2:5"), "{}", transcript(&output));
+    assert!(
+        text(&output.stderr).contains("broken.sig:2:5"),
+        "{}",
+        transcript(&output)
+    );
     assert_eq!(
         std::fs::read_to_string(dir.path().join("broken.sig")).unwrap(),
         "signature QA {\n  a b\n}\n"
@@ -187,11 +206,20 @@ fn schema_prints_inputs_and_outputs() {
     assert_eq!(output.status.code(), Some(0), "{}", transcript(&output));
     let value: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
     let outputs = &value["QA"]["outputs"];
-    assert_eq!(outputs["$schema"], "https://json-schema.org/draft/2020-12/schema");
+    assert_eq!(
+        outputs["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
     assert_eq!(outputs["properties"]["confidence"]["minimum"], 0.0);
-    assert_eq!(outputs["required"], serde_json::json!(["answer", "confidence"]));
+    assert_eq!(
+        outputs["required"],
+        serde_json::json!(["answer", "confidence"])
+    );
 
-    let output = dspex(dir.path(), &["schema", "qa.sig", "--signature", "QA", "--strict"]);
+    let output = dspex(
+        dir.path(),
+        &["schema", "qa.sig", "--signature", "QA", "--strict"],
+    );
     assert_eq!(output.status.code(), Some(0));
     let value: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
     assert_eq!(value["inputs"]["additionalProperties"], false);
@@ -211,15 +239,30 @@ fn strict_schema_of_a_map_fails_with_a_reason() {
     let dir = project(&[("m.sig", b"signature q -> counts: map[integer]\n")]);
     let output = dspex(dir.path(), &["schema", "m.sig", "--strict"]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(text(&output.stderr).contains("counts"), "{}", transcript(&output));
+    assert!(
+        text(&output.stderr).contains("counts"),
+        "{}",
+        transcript(&output)
+    );
 }
 
 #[test]
 fn codegen_writes_deterministic_files_with_header() {
-    let dir = project(&[("qa.sig", QA.as_bytes()), ("more/rag-v2.sig", b"signature q -> a\n")]);
+    let dir = project(&[
+        ("qa.sig", QA.as_bytes()),
+        ("more/rag-v2.sig", b"signature q -> a\n"),
+    ]);
     for target in ["rust", "typescript", "python", "json-schema"] {
-        let output = dspex(dir.path(), &["codegen", "--target", target, "qa.sig", "more", "-o", "out"]);
-        assert_eq!(output.status.code(), Some(0), "{target}: {}", transcript(&output));
+        let output = dspex(
+            dir.path(),
+            &["codegen", "--target", target, "qa.sig", "more", "-o", "out"],
+        );
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{target}: {}",
+            transcript(&output)
+        );
     }
     let mut names: Vec<String> = std::fs::read_dir(dir.path().join("out"))
         .unwrap()
@@ -229,12 +272,21 @@ fn codegen_writes_deterministic_files_with_header() {
     assert_eq!(
         names,
         [
-            "qa.py", "qa.rs", "qa.schema.json", "qa.ts", "rag_v2.py", "rag_v2.rs",
-            "rag_v2.schema.json", "rag_v2.ts"
+            "qa.py",
+            "qa.rs",
+            "qa.schema.json",
+            "qa.ts",
+            "rag_v2.py",
+            "rag_v2.rs",
+            "rag_v2.schema.json",
+            "rag_v2.ts"
         ]
     );
     let python = std::fs::read_to_string(dir.path().join("out/qa.py")).unwrap();
-    assert!(python.starts_with("# generated by dspex from qa.sig; do not edit\n"), "{python}");
+    assert!(
+        python.starts_with("# generated by dspex from qa.sig; do not edit\n"),
+        "{python}"
+    );
     let rust = std::fs::read_to_string(dir.path().join("out/rag_v2.rs")).unwrap();
     assert!(rust.starts_with("// generated by dspex from more/rag-v2.sig; do not edit\n"));
     // Same input, same bytes.
@@ -248,10 +300,20 @@ fn codegen_writes_deterministic_files_with_header() {
 
 #[test]
 fn codegen_refuses_files_with_errors_and_writes_nothing() {
-    let dir = project(&[("ok.sig", b"signature q -> a\n"), ("bad.sig", b"signature q -> a: strng\n")]);
-    let output = dspex(dir.path(), &["codegen", "-t", "rust", "ok.sig", "bad.sig", "-o", "out"]);
+    let dir = project(&[
+        ("ok.sig", b"signature q -> a\n"),
+        ("bad.sig", b"signature q -> a: strng\n"),
+    ]);
+    let output = dspex(
+        dir.path(),
+        &["codegen", "-t", "rust", "ok.sig", "bad.sig", "-o", "out"],
+    );
     assert_eq!(output.status.code(), Some(1));
-    assert!(text(&output.stderr).contains("bad.sig:1:19"), "{}", transcript(&output));
+    assert!(
+        text(&output.stderr).contains("bad.sig:1:19"),
+        "{}",
+        transcript(&output)
+    );
     assert!(!dir.path().join("out").exists());
     let output = dspex(dir.path(), &["codegen", "-t", "rust", "ok.sig", "bad.sig"]);
     assert_eq!(output.status.code(), Some(2));

@@ -99,7 +99,7 @@ fn formatted(bytes: &[u8], shown: &str, printer: &Printer) -> Option<String> {
         },
         Err(mut diagnostic) => {
             diagnostic.span.end = diagnostic.span.start + char::REPLACEMENT_CHARACTER.len_utf8();
-            vec![diagnostic]
+            vec![*diagnostic]
         }
     };
     for diagnostic in &diagnostics {

@@ -72,14 +72,29 @@ const PYTHON_KEYWORDS: [&str; 35] = [
     "with", "yield",
 ];
 
-/// Attributes of pydantic's `BaseModel` and DSPy's `Signature` that a field would shadow
-/// (DSPy 3.4.1 with pydantic 2.14 warns about each).
-const SHADOWED_ATTRIBUTES: [&str; 12] = [
+/// Names DSPy 3.4.1's `Signature` class uses itself: a field with one of them makes the generated
+/// class fail to load.
+const SIGNATURE_ATTRIBUTES: [&str; 5] = [
     "signature",
     "instructions",
     "fields",
     "input_fields",
     "output_fields",
+];
+
+/// pydantic 2.14's own `BaseModel` methods: a field with one of them makes any generated model
+/// (a signature or a record) fail to load.
+const MODEL_ATTRIBUTES: [&str; 6] = [
+    "model_config",
+    "model_dump",
+    "model_dump_json",
+    "model_validate",
+    "model_validate_json",
+    "model_validate_strings",
+];
+
+/// Older `BaseModel` attributes a field would shadow; pydantic warns about each.
+const SHADOWED_ATTRIBUTES: [&str; 7] = [
     "json",
     "schema",
     "copy",
@@ -393,7 +408,7 @@ impl Checker {
         } else {
             seen.insert(name.clone(), field.name.span);
         }
-        valid &= self.field_name(&field.name);
+        valid &= self.field_name(&field.name, record.is_none());
         let description = match (&field.docs, &field.description) {
             (Some(docs), Some(string)) => {
                 self.report(
@@ -427,8 +442,9 @@ impl Checker {
         }
     }
 
-    /// snake_case, and not a Python keyword. Returns whether the name is valid.
-    fn field_name(&mut self, name: &ast::Ident) -> bool {
+    /// snake_case, not a Python keyword, and not a name DSPy or pydantic use themselves.
+    /// Returns whether the name is valid.
+    fn field_name(&mut self, name: &ast::Ident, in_signature: bool) -> bool {
         let text = &name.name;
         if !is_snake_case(text) {
             self.report(
@@ -454,11 +470,33 @@ impl Checker {
             );
             return false;
         }
+        let owner = if in_signature && SIGNATURE_ATTRIBUTES.contains(&text.as_str()) {
+            Some("DSPy's `Signature` class")
+        } else if MODEL_ATTRIBUTES.contains(&text.as_str()) {
+            Some("pydantic's `BaseModel`")
+        } else if text.starts_with('_') {
+            Some("pydantic (it keeps names starting with `_` private)")
+        } else {
+            None
+        };
+        if let Some(owner) = owner {
+            let suggestion = format!("{}_value", text.trim_start_matches('_'));
+            self.report(
+                Diagnostic::error(
+                    "E0303",
+                    format!("`{text}` is reserved by {owner}, so the generated Python class cannot have this field"),
+                    name.span,
+                )
+                .with_label("reserved name")
+                .with_help(format!("rename it, for example to `{suggestion}`")),
+            );
+            return false;
+        }
         if SHADOWED_ATTRIBUTES.contains(&text.as_str()) {
             self.report(
                 Diagnostic::warning(
                     "W0104",
-                    format!("field `{text}` shadows an attribute of DSPy's `Signature` class"),
+                    format!("field `{text}` shadows an attribute of pydantic's `BaseModel`"),
                     name.span,
                 )
                 .with_label("shadows a DSPy attribute")

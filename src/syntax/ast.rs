@@ -89,6 +89,8 @@ pub struct SignatureDecl {
     pub recovered: bool,
 }
 
+// Fields dominate blocks, so boxing them to shrink `Arrow` members would only add allocations.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "member", rename_all = "snake_case")]
 pub enum Member {

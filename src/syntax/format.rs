@@ -572,7 +572,7 @@ mod tests {
     #[test]
     fn block_members_are_aligned_and_comments_kept() {
         let source = "# top\n/// Answer.\nsignature QA { # open\n  question: string \"q\"\n  -> # arrow\n  answer: string(max: 5) \"a\", confidence: probability\n  # inside\n}\n";
-        let expected = "# top\n/// Answer.\nsignature QA {  # open\n    question: string      \"q\"\n    ->  # arrow\n    answer: string(max: 5) \"a\"\n    confidence: probability\n    # inside\n}\n";
+        let expected = "# top\n/// Answer.\nsignature QA {  # open\n    question: string       \"q\"\n    ->  # arrow\n    answer: string(max: 5) \"a\"\n    confidence: probability\n    # inside\n}\n";
         let out = format(source).unwrap();
         assert_eq!(out, expected);
         assert_eq!(format(&out).unwrap(), out);

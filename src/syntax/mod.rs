@@ -14,7 +14,7 @@ use crate::diagnostic::{Diagnostic, Span};
 
 /// Checks that a file is UTF-8. The error points at the first invalid byte, by line, column and
 /// byte offset (spec section 5).
-pub fn decode(bytes: &[u8]) -> Result<&str, Diagnostic> {
+pub fn decode(bytes: &[u8]) -> Result<&str, Box<Diagnostic>> {
     std::str::from_utf8(bytes).map_err(|error| {
         let at = error.valid_up_to();
         let len = error.error_len().unwrap_or(bytes.len() - at).max(1);
@@ -25,16 +25,18 @@ pub fn decode(bytes: &[u8]) -> Result<&str, Diagnostic> {
             .iter()
             .map(|b| format!("0x{b:02X}"))
             .collect();
-        Diagnostic::error(
-            "E0104",
-            format!(
-                "file is not valid UTF-8: invalid byte {} at line {line}, column {column} \
+        Box::new(
+            Diagnostic::error(
+                "E0104",
+                format!(
+                    "file is not valid UTF-8: invalid byte {} at line {line}, column {column} \
                  (byte offset {at})",
-                shown.join(" ")
-            ),
-            Span::new(at, at + len),
+                    shown.join(" ")
+                ),
+                Span::new(at, at + len),
+            )
+            .with_label("not UTF-8")
+            .with_help("save the file as UTF-8 (most editors: \"Save with encoding\" > UTF-8)"),
         )
-        .with_label("not UTF-8")
-        .with_help("save the file as UTF-8 (most editors: \"Save with encoding\" > UTF-8)")
     })
 }
