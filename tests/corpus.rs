@@ -119,3 +119,22 @@ fn multi_error_files_report_every_error() {
         insta::assert_snapshot!("diagnostics", rendered(&shown, &text, &compiled));
     });
 }
+
+#[test]
+fn rust_and_python_codegen_of_good_files() {
+    use dspex::codegen::{generate, Source, Target};
+    insta::glob!("fixtures/good/*.sig", |path| {
+        let (shown, _, compiled) = compile(path);
+        let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+        let source = Source {
+            path: shown,
+            module: stem.replace(['-', '.'], "_"),
+        };
+        let rust = generate(Target::Rust, &compiled.document, &source);
+        let python = generate(Target::Python, &compiled.document, &source);
+        // Deterministic: the same document gives the same bytes.
+        assert_eq!(rust, generate(Target::Rust, &compiled.document, &source));
+        insta::assert_snapshot!("rust", rust.contents);
+        insta::assert_snapshot!("python", python.contents);
+    });
+}
