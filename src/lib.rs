@@ -2,6 +2,9 @@
 //! artifacts. The library is the pipeline `syntax` -> `schema` -> `codegen`; the binary in
 //! `main.rs` is a thin command-line layer over it.
 
+// pest_derive without its `std` feature (see Cargo.toml) names `alloc` in generated code.
+extern crate alloc;
+
 pub mod cli;
 pub mod codegen;
 pub mod commands;

@@ -137,6 +137,8 @@ struct Checker {
     declared: HashMap<String, Declaration>,
     /// Names given to signature items, by the span of their `signature` keyword.
     signature_names: HashMap<Span, String>,
+    /// Position of each checked signature in `document.signatures`, by name.
+    signature_index: HashMap<String, usize>,
     /// Record and enum names referenced by some field.
     used: HashSet<String>,
     /// Direct (unboxed) record-to-record references: (from, to, span of the reference).
@@ -311,6 +313,8 @@ impl Checker {
             self.arrows(declaration, &arrows, name_span);
         }
         let instructions = declaration.docs.as_ref().map(ast::Docs::text);
+        self.signature_index
+            .insert(name.clone(), self.document.signatures.len());
         self.document.signatures.push(Signature {
             name,
             instructions: instructions.filter(|t| !t.is_empty()),
@@ -1573,7 +1577,8 @@ impl Checker {
             return;
         }
         if module == Module::ChainOfThought {
-            if let Some(sig) = self.document.signature(&signature.name) {
+            let checked = self.signature_index.get(&signature.name);
+            if let Some(sig) = checked.and_then(|&i| self.document.signatures.get(i)) {
                 if sig.outputs.iter().any(|f| f.name == "reasoning") {
                     self.report(
                         Diagnostic::warning("W0102", format!("signature `{}` already has a `reasoning` output", signature.name), declaration.module.span)

@@ -427,17 +427,22 @@ impl Builder {
             match part.as_rule() {
                 Rule::colon => leading_colon = true,
                 Rule::named_type => {
-                    let name = self.ident(part.into_inner().next()?);
-                    kind = Some(TypeKind::Named { name });
-                }
-                Rule::generic_type => {
                     let mut parts = part.into_inner();
                     let name = self.ident(parts.next()?);
-                    let arguments = parts
-                        .filter(|p| p.as_rule() == Rule::type_expr)
-                        .filter_map(|p| self.type_expr(p))
-                        .collect();
-                    kind = Some(TypeKind::Generic { name, arguments });
+                    let mut generic = false;
+                    let mut arguments = Vec::new();
+                    for inner in parts {
+                        match inner.as_rule() {
+                            Rule::lbracket => generic = true,
+                            Rule::type_expr => arguments.extend(self.type_expr(inner)),
+                            _ => {}
+                        }
+                    }
+                    kind = Some(if generic {
+                        TypeKind::Generic { name, arguments }
+                    } else {
+                        TypeKind::Named { name }
+                    });
                 }
                 Rule::literal_union => {
                     let values = part
@@ -889,3 +894,4 @@ fn too_deep(text: &str) -> Option<usize> {
     }
     None
 }
+

@@ -10,7 +10,7 @@ fn describe(rule: Rule) -> Option<(u8, &'static str)> {
         Rule::ident => (0, "a name"),
         Rule::field | Rule::field_entry | Rule::field_line_entry => (1, "a field"),
         Rule::variant | Rule::variant_entry => (1, "an enum variant"),
-        Rule::type_expr | Rule::named_type | Rule::generic_type | Rule::literal_union => {
+        Rule::type_expr | Rule::named_type | Rule::literal_union => {
             (2, "a type")
         }
         Rule::value => (3, "a value"),
