@@ -11,11 +11,13 @@
 //! `tests/fixtures/good/*.sig` and `signatures/*.sig`. Set `DSPEX_KEEP_PYTHON=DIR` to keep the
 //! generated modules and DSPy's description (with the formatted messages) in `DIR`.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use dspex::codegen::{python, Source};
-use dspex::schema::{Document, Enum, Field, Module, Program, Record, Signature, Type, Variant};
+use dspex::schema::{Document, Enum, Field, Module, Program, Record, Signature, Type};
 use serde_json::{json, Value};
 
 const SETUP_HELP: &str = "set up the venv from the repository root with \
@@ -28,142 +30,72 @@ const SETUP_HELP: &str = "set up the venv from the repository root with \
 fn python_interpreter() -> PathBuf {
     let interpreter = match std::env::var_os("DSPEX_PYTHON") {
         Some(path) => PathBuf::from(path),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"),
+        None => support::root().join(".venv/bin/python"),
     };
-    assert!(
-        interpreter.exists(),
-        "the Python interpreter for the DSPy parity test is missing at `{}`: {SETUP_HELP}",
-        interpreter.display()
-    );
-    interpreter
+    support::installed(
+        interpreter,
+        "the Python interpreter for the DSPy parity test",
+        SETUP_HELP,
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
 // The corpus: hand-built documents covering every row of the spec's table.
 // ---------------------------------------------------------------------------------------------
 
-fn field(name: &str, ty: Type) -> Field {
-    Field {
-        name: name.to_owned(),
-        ty,
-        description: None,
-    }
-}
-
-fn described(name: &str, ty: Type, description: &str) -> Field {
-    Field {
-        description: Some(description.to_owned()),
-        ..field(name, ty)
-    }
-}
-
-fn string() -> Type {
-    Type::string()
-}
-
-fn probability() -> Type {
-    Type::Probability {
-        min: None,
-        max: None,
-    }
-}
-
-fn float() -> Type {
-    Type::Float {
-        min: None,
-        max: None,
-    }
-}
-
-fn integer(min: Option<i64>, max: Option<i64>) -> Type {
-    Type::Integer { min, max }
-}
-
-fn list(item: Type) -> Type {
-    Type::List {
-        item: Box::new(item),
-        min_items: None,
-        max_items: None,
-    }
-}
-
-fn optional(inner: Type) -> Type {
-    Type::Optional(Box::new(inner))
-}
-
-fn signature(name: &str, inputs: Vec<Field>, outputs: Vec<Field>) -> Signature {
-    Signature {
-        name: name.to_owned(),
-        instructions: None,
-        inputs,
-        outputs,
-    }
-}
-
-fn program(name: &str, module: Module, signature: &str) -> Program {
-    Program {
-        name: name.to_owned(),
-        docs: None,
-        module,
-        signature: signature.to_owned(),
-    }
-}
-
 /// The roadmap's three one-line signatures, as the parser will build them.
 fn roadmap() -> Document {
     Document {
         signatures: vec![
-            signature(
+            Signature::new(
                 "Qa",
-                vec![field("question", string())],
-                vec![field("answer", string()), field("confidence", float())],
-            ),
-            signature(
-                "Rag",
-                vec![field("query", string()), field("documents", list(string()))],
+                vec![Field::new("question", Type::string())],
                 vec![
-                    field("answer", string()),
-                    field("sources", list(string())),
-                    field("confidence", probability()),
+                    Field::new("answer", Type::string()),
+                    Field::new("confidence", Type::float()),
                 ],
             ),
-            signature(
-                "Reasoning",
-                vec![field("problem", string()), field("context", string())],
+            Signature::new(
+                "Rag",
                 vec![
-                    field("reasoning", Type::ReasoningChain),
-                    field("answer", string()),
-                    field("confidence", probability()),
+                    Field::new("query", Type::string()),
+                    Field::new("documents", Type::list(Type::string())),
+                ],
+                vec![
+                    Field::new("answer", Type::string()),
+                    Field::new("sources", Type::list(Type::string())),
+                    Field::new("confidence", Type::probability()),
+                ],
+            ),
+            Signature::new(
+                "Reasoning",
+                vec![
+                    Field::new("problem", Type::string()),
+                    Field::new("context", Type::string()),
+                ],
+                vec![
+                    Field::new("reasoning", Type::ReasoningChain),
+                    Field::new("answer", Type::string()),
+                    Field::new("confidence", Type::probability()),
                 ],
             ),
         ],
-        programs: vec![program("solve", Module::ChainOfThought, "Reasoning")],
+        programs: vec![Program::new("solve", Module::ChainOfThought, "Reasoning")],
         ..Document::default()
     }
 }
 
 /// The block-form QA of the spec with every module applied to it.
 fn qa_programs() -> Document {
-    let mut qa = signature(
-        "QA",
-        vec![described("question", string(), "the question to answer")],
-        vec![
-            described("answer", string(), "often between 1 and 5 words"),
-            field("confidence", probability()),
-        ],
-    );
-    qa.instructions = Some("Answer questions with short factoid answers.".to_owned());
+    let qa = support::qa();
     Document {
         signatures: vec![qa],
         programs: vec![
-            Program {
-                docs: Some("Predicts directly.".to_owned()),
-                ..program("direct", Module::Predict, "QA")
-            },
-            program("qa", Module::ChainOfThought, "QA"),
-            program("careful", Module::BestOfN { n: 3 }, "QA"),
-            program("compare", Module::MultiChainComparison { m: 3 }, "QA"),
-            program("compare_two", Module::MultiChainComparison { m: 2 }, "QA"),
+            Program::new("direct", Module::Predict, "QA").with_docs("Predicts directly."),
+            Program::new("qa", Module::ChainOfThought, "QA"),
+            Program::new("careful", Module::BestOfN { n: 3 }, "QA"),
+            Program::new("compare", Module::MultiChainComparison { m: 3 }, "QA"),
+            Program::new("compare_two", Module::MultiChainComparison { m: 2 }, "QA"),
         ],
         ..Document::default()
     }
@@ -177,42 +109,24 @@ fn all_types() -> Document {
         pattern: Some(r"^[a-z]\w*$".to_owned()),
     };
     Document {
-        signatures: vec![signature(
+        signatures: vec![Signature::new(
             "AllTypes",
             vec![
-                field("text", string()),
-                field("steps", Type::ReasoningChain),
-                field("count", integer(Some(-3), Some(5))),
-                field(
-                    "score",
-                    Type::Float {
-                        min: Some(-1.5),
-                        max: Some(1e16),
-                    },
-                ),
-                field(
-                    "tiny",
-                    Type::Float {
-                        min: Some(0.00001),
-                        max: None,
-                    },
-                ),
-                field(
-                    "percent",
-                    Type::Float {
-                        min: Some(0.0),
-                        max: Some(100.0),
-                    },
-                ),
-                field("flag", Type::Boolean),
-                field("anything", Type::Json),
-                field("code", bounded_string.clone()),
-                field("maybe_code", optional(bounded_string.clone())),
-                field("maybe", optional(integer(Some(1), None))),
-                field("maybe_list", optional(list(string()))),
+                Field::new("text", Type::string()),
+                Field::new("steps", Type::ReasoningChain),
+                Field::new("count", Type::integer_range(Some(-3), Some(5))),
+                Field::new("score", Type::float_range(Some(-1.5), Some(1e16))),
+                Field::new("tiny", Type::float_range(Some(0.00001), None)),
+                Field::new("percent", Type::float_range(Some(0.0), Some(100.0))),
+                Field::new("flag", Type::Boolean),
+                Field::new("anything", Type::Json),
+                Field::new("code", bounded_string.clone()),
+                Field::new("maybe_code", Type::optional(bounded_string.clone())),
+                Field::new("maybe", Type::optional(Type::integer_range(Some(1), None))),
+                Field::new("maybe_list", Type::optional(Type::list(Type::string()))),
             ],
             vec![
-                field(
+                Field::new(
                     "tags",
                     Type::List {
                         item: Box::new(bounded_string.clone()),
@@ -220,44 +134,36 @@ fn all_types() -> Document {
                         max_items: Some(3),
                     },
                 ),
-                field(
+                Field::new(
                     "weights",
                     Type::Map {
-                        value: Box::new(probability()),
+                        value: Box::new(Type::probability()),
                         min_entries: Some(1),
                         max_entries: None,
                     },
                 ),
-                field(
+                Field::new(
                     "nested",
-                    list(Type::Map {
-                        value: Box::new(optional(integer(Some(0), Some(9)))),
+                    Type::list(Type::Map {
+                        value: Box::new(Type::optional(Type::integer_range(Some(0), Some(9)))),
                         min_entries: None,
                         max_entries: Some(2),
                     }),
                 ),
-                field(
+                Field::new(
                     "label",
-                    Type::Literals(vec![
-                        "yes".to_owned(),
-                        "no 'way'".to_owned(),
-                        "say \"what\"".to_owned(),
-                        "ünï".to_owned(),
-                    ]),
+                    Type::literals(&["yes", "no 'way'", "say \"what\"", "ünï"]),
                 ),
-                field(
-                    "maybe_label",
-                    optional(Type::Literals(vec!["a".to_owned()])),
-                ),
-                field(
+                Field::new("maybe_label", Type::optional(Type::literals(&["a"]))),
+                Field::new(
                     "narrow",
                     Type::Probability {
                         min: Some(0.25),
                         max: Some(0.75),
                     },
                 ),
-                field("confidence", optional(probability())),
-                field("payload", optional(Type::Json)),
+                Field::new("confidence", Type::optional(Type::probability())),
+                Field::new("payload", Type::optional(Type::Json)),
             ],
         )],
         ..Document::default()
@@ -267,100 +173,53 @@ fn all_types() -> Document {
 /// Records (used before they are declared, recursive, mutually recursive) and enums.
 fn records_and_enums() -> Document {
     Document {
-        signatures: vec![Signature {
-            instructions: Some("Cite your sources.".to_owned()),
-            ..signature(
-                "Cite",
+        signatures: vec![Signature::new(
+            "Cite",
+            vec![
+                Field::new("question", Type::string()),
+                Field::new("mood", Type::enumeration("Sentiment")),
+            ],
+            vec![
+                Field::new("sources", Type::list(Type::record("Source"))),
+                Field::new("tree", Type::optional(Type::record("Tree"))),
+                Field::new("sentiment", Type::enumeration("Sentiment")),
+                Field::new("keywords", Type::enumeration("Keywords")),
+            ],
+        )
+        .with_instructions("Cite your sources.")],
+        records: [
+            vec![Record::new(
+                "Source",
                 vec![
-                    field("question", string()),
-                    field("mood", Type::Enum("Sentiment".to_owned())),
-                ],
-                vec![
-                    field("sources", list(Type::Record("Source".to_owned()))),
-                    field("tree", optional(Type::Record("Tree".to_owned()))),
-                    field("sentiment", Type::Enum("Sentiment".to_owned())),
-                    field("keywords", Type::Enum("Keywords".to_owned())),
-                ],
-            )
-        }],
-        records: vec![
-            Record {
-                name: "Source".to_owned(),
-                docs: Some("A cited source.".to_owned()),
-                fields: vec![
-                    field("title", string()),
-                    described("url", string(), "a link to the page"),
-                    field("author", Type::Record("Person".to_owned())),
-                    field("year", optional(integer(Some(1000), Some(3000)))),
-                    Field {
-                        description: Some("how sure".to_owned()),
-                        ..field("confidence", optional(probability()))
-                    },
-                    field("tone", optional(Type::Enum("Sentiment".to_owned()))),
-                    field(
+                    Field::new("title", Type::string()),
+                    Field::new("url", Type::string()).with_description("a link to the page"),
+                    Field::new("author", Type::record("Person")),
+                    Field::new(
+                        "year",
+                        Type::optional(Type::integer_range(Some(1000), Some(3000))),
+                    ),
+                    Field::new("confidence", Type::optional(Type::probability()))
+                        .with_description("how sure"),
+                    Field::new("tone", Type::optional(Type::enumeration("Sentiment"))),
+                    Field::new(
                         "quotes",
-                        list(Type::String {
+                        Type::list(Type::String {
                             min_length: None,
                             max_length: Some(280),
                             pattern: None,
                         }),
                     ),
                 ],
-            },
-            Record {
-                name: "Person".to_owned(),
-                docs: Some("Someone.\n\n  Indented second paragraph.".to_owned()),
-                fields: vec![
-                    field("prénom", string()),
-                    field("straße", optional(string())),
-                ],
-            },
-            Record {
-                name: "Tree".to_owned(),
-                docs: None,
-                fields: vec![
-                    field("label", string()),
-                    field("children", list(Type::Record("Tree".to_owned()))),
-                    field("owner", optional(Type::Record("Owner".to_owned()))),
-                ],
-            },
-            Record {
-                name: "Owner".to_owned(),
-                docs: None,
-                fields: vec![
-                    field("trees", list(Type::Record("Tree".to_owned()))),
-                    field(
-                        "poles",
-                        Type::Map {
-                            value: Box::new(Type::Record("Owner".to_owned())),
-                            min_entries: None,
-                            max_entries: None,
-                        },
-                    ),
-                ],
-            },
-            Record {
-                name: "Empty".to_owned(),
-                docs: None,
-                fields: vec![],
-            },
-        ],
+            )
+            .with_docs("A cited source.")],
+            support::people_and_trees(),
+        ]
+        .concat(),
         enums: vec![
-            Enum {
-                name: "Sentiment".to_owned(),
-                docs: Some("How it feels.".to_owned()),
-                variants: ["positive", "negative", "neutral"]
-                    .iter()
-                    .map(|name| Variant {
-                        name: (*name).to_owned(),
-                        description: Some(format!("feels {name}")),
-                    })
-                    .collect(),
-            },
-            Enum {
-                name: "Keywords".to_owned(),
-                docs: None,
-                variants: [
+            support::sentiment(),
+            Enum::new(
+                "Keywords",
+                &[
                     "class",
                     "class_",
                     "None",
@@ -373,16 +232,10 @@ fn records_and_enums() -> Document {
                     "name",
                     "value",
                     "_x",
-                ]
-                .iter()
-                .map(|name| Variant {
-                    name: (*name).to_owned(),
-                    description: None,
-                })
-                .collect(),
-            },
+                ],
+            ),
         ],
-        programs: vec![program("cite", Module::Predict, "Cite")],
+        programs: vec![Program::new("cite", Module::Predict, "Cite")],
     }
 }
 
@@ -394,50 +247,40 @@ fn awkward_strings() -> Document {
                    e\u{301} \u{200b} end\"";
     Document {
         signatures: vec![
-            Signature {
-                instructions: Some(awkward.to_owned()),
-                ..signature(
-                    "Awkward",
-                    vec![described("поле", string(), awkward)],
-                    vec![
-                        described(
-                            "ответ",
-                            Type::String {
-                                min_length: None,
-                                max_length: None,
-                                pattern: Some(awkward.to_owned()),
-                            },
-                            "\"",
-                        ),
-                        field("reasoning", string()),
-                    ],
-                )
-            },
-            Signature {
-                instructions: Some(
-                    "\n  First line after a blank one.\n\tTabbed.\n      Deeper.\n\n".to_owned(),
-                ),
-                ..signature(
-                    "Indented",
-                    vec![field("a", string())],
-                    vec![field("b", string())],
-                )
-            },
-            Signature {
-                instructions: Some(String::new()),
-                ..signature(
-                    "EmptyInstructions",
-                    vec![field("a", string())],
-                    vec![field("b", string())],
-                )
-            },
+            Signature::new(
+                "Awkward",
+                vec![Field::new("поле", Type::string()).with_description(awkward)],
+                vec![
+                    Field::new(
+                        "ответ",
+                        Type::String {
+                            min_length: None,
+                            max_length: None,
+                            pattern: Some(awkward.to_owned()),
+                        },
+                    )
+                    .with_description("\""),
+                    Field::new("reasoning", Type::string()),
+                ],
+            )
+            .with_instructions(awkward),
+            Signature::new(
+                "Indented",
+                vec![Field::new("a", Type::string())],
+                vec![Field::new("b", Type::string())],
+            )
+            .with_instructions("\n  First line after a blank one.\n\tTabbed.\n      Deeper.\n\n"),
+            Signature::new(
+                "EmptyInstructions",
+                vec![Field::new("a", Type::string())],
+                vec![Field::new("b", Type::string())],
+            )
+            .with_instructions(""),
         ],
         programs: vec![
-            Program {
-                docs: Some("Docs with \"\"\" quotes\nand lines.".to_owned()),
-                ..program("awkward_cot", Module::ChainOfThought, "Awkward")
-            },
-            program(
+            Program::new("awkward_cot", Module::ChainOfThought, "Awkward")
+                .with_docs("Docs with \"\"\" quotes\nand lines."),
+            Program::new(
                 "awkward_compare",
                 Module::MultiChainComparison { m: 1 },
                 "Awkward",
@@ -449,108 +292,57 @@ fn awkward_strings() -> Document {
 
 /// Every good fixture and every example signature, compiled by the real front end.
 fn fixtures() -> Vec<(String, Document)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut paths: Vec<PathBuf> = ["tests/fixtures/good", "signatures"]
-        .iter()
-        .flat_map(|directory| {
-            std::fs::read_dir(root.join(directory))
-                .unwrap_or_else(|error| panic!("{directory}: {error}"))
-                .map(|entry| entry.map(|entry| entry.path()))
-                .collect::<Result<Vec<_>, _>>()
-                .unwrap_or_else(|error| panic!("{directory}: {error}"))
-        })
-        .filter(|path| path.extension().is_some_and(|extension| extension == "sig"))
-        .collect();
-    paths.sort();
-    assert!(!paths.is_empty(), "no fixtures found");
-    paths
-        .iter()
-        .map(|path| {
-            let relative = path.strip_prefix(root).unwrap_or(path);
-            let label = relative
-                .with_extension("")
-                .to_string_lossy()
-                .replace(|c: char| !c.is_ascii_alphanumeric(), "_");
-            (label, compile(path))
-        })
+    support::sig_files()
+        .into_iter()
+        .map(|file| (file.module, file.document))
         .collect()
-}
-
-/// Compiles one `.sig` file, which must have no errors.
-fn compile(path: &Path) -> Document {
-    let text =
-        std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
-    dspex::compile_str(&text, &path.to_string_lossy())
-        .unwrap_or_else(|errors| panic!("{} does not compile: {errors:#?}", path.display()))
 }
 
 /// Fields and declarations named like the builtins and modules the generated code uses.
 fn shadowing_names() -> Document {
-    let map = |value: Type| Type::Map {
-        value: Box::new(value),
-        min_entries: None,
-        max_entries: None,
-    };
     Document {
-        signatures: vec![signature(
+        signatures: vec![Signature::new(
             "Shadows",
             vec![
-                field("list", list(string())),
-                field("dict", map(integer(Some(1), None))),
-                field("str", string()),
-                field(
-                    "float",
-                    Type::Float {
-                        min: Some(0.0),
-                        max: None,
-                    },
-                ),
-                field("dspy", optional(Type::Boolean)),
-                field("typing", Type::Json),
-                field(
+                Field::new("list", Type::list(Type::string())),
+                Field::new("dict", Type::map(Type::integer_range(Some(1), None))),
+                Field::new("str", Type::string()),
+                Field::new("float", Type::float_range(Some(0.0), None)),
+                Field::new("dspy", Type::optional(Type::Boolean)),
+                Field::new("typing", Type::Json),
+                Field::new(
                     "pydantic",
-                    list(Type::String {
+                    Type::list(Type::String {
                         min_length: Some(1),
                         max_length: None,
                         pattern: None,
                     }),
                 ),
-                field("person", Type::Record("person".to_owned())),
+                Field::new("person", Type::record("person")),
             ],
             vec![
-                field("bool", Type::Boolean),
-                field("int", integer(None, Some(3))),
-                field("enum", Type::Enum("enum".to_owned())),
-                field("shape", Type::Record("str".to_owned())),
+                Field::new("bool", Type::Boolean),
+                Field::new("int", Type::integer_range(None, Some(3))),
+                Field::new("enum", Type::enumeration("enum")),
+                Field::new("shape", Type::record("str")),
             ],
         )],
         records: vec![
-            Record {
-                name: "person".to_owned(),
-                docs: None,
-                fields: vec![
-                    field("str", optional(string())),
-                    field("pydantic", optional(probability())),
-                    field("list", list(map(string()))),
+            Record::new(
+                "person",
+                vec![
+                    Field::new("str", Type::optional(Type::string())),
+                    Field::new("pydantic", Type::optional(Type::probability())),
+                    Field::new("list", Type::list(Type::map(Type::string()))),
                 ],
-            },
-            Record {
-                name: "str".to_owned(),
-                docs: Some("A record named like a builtin.".to_owned()),
-                fields: vec![field("person", Type::Record("person".to_owned()))],
-            },
+            ),
+            Record::new("str", vec![Field::new("person", Type::record("person"))])
+                .with_docs("A record named like a builtin."),
         ],
-        enums: vec![Enum {
-            name: "enum".to_owned(),
-            docs: None,
-            variants: vec![Variant {
-                name: "str".to_owned(),
-                description: None,
-            }],
-        }],
+        enums: vec![Enum::new("enum", &["str"])],
         programs: vec![
-            program("dspy", Module::ChainOfThought, "Shadows"),
-            program("typing", Module::BestOfN { n: 2 }, "Shadows"),
+            Program::new("dspy", Module::ChainOfThought, "Shadows"),
+            Program::new("typing", Module::BestOfN { n: 2 }, "Shadows"),
         ],
     }
 }
@@ -821,7 +613,9 @@ fn expected_program(document: &Document, program: &Program) -> Value {
     let Some(signature) = document.signature(&program.signature) else {
         panic!("program `{}` names a missing signature", program.name);
     };
-    let added = |name: &str, description: &str| described(name, string(), description);
+    let added = |name: &str, description: &str| {
+        Field::new(name, Type::string()).with_description(description)
+    };
     let first_output = |first: Field| -> Vec<Field> {
         let own = signature
             .outputs
@@ -968,28 +762,25 @@ fn by_name(actual: &Value, expected: &Value) -> Value {
 /// With `DSPEX_KEEP_PYTHON=DIR` the modules and the JSON are also left in `DIR` to look at.
 fn describe_in_dspy(documents: &[(String, Document)]) -> (Value, Vec<(String, String)>) {
     let python = python_interpreter();
-    let directory = tempfile::tempdir().unwrap_or_else(|error| panic!("temp dir: {error}"));
+    let directory = support::temp_dir();
     let keep = std::env::var_os("DSPEX_KEEP_PYTHON").map(PathBuf::from);
     let mut modules = Vec::new();
     for (label, document) in documents {
         let module = format!("dspex_case_{label}");
-        let source = Source {
-            path: format!("{label}.sig"),
-            module: module.clone(),
-        };
+        let source = Source::new(format!("{label}.sig"), &module);
         let code = python::generate(document, &source);
-        let path = directory.path().join(format!("{module}.py"));
-        std::fs::write(&path, &code).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+        support::write(directory.path(), &format!("{module}.py"), &code);
         modules.push((module, code));
     }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/dspex_check.py");
-    let output = Command::new(&python)
-        .arg(&script)
-        .arg(directory.path())
-        .args(modules.iter().map(|(module, _)| module))
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .output()
-        .unwrap_or_else(|error| panic!("running `{}`: {error}; {SETUP_HELP}", python.display()));
+    let script = support::root().join("python/dspex_check.py");
+    let output = support::run(
+        Command::new(&python)
+            .arg(&script)
+            .arg(directory.path())
+            .args(modules.iter().map(|(module, _)| module))
+            .env("PYTHONDONTWRITEBYTECODE", "1"),
+        SETUP_HELP,
+    );
     assert!(
         output.status.success(),
         "`{} {}` failed ({}); is DSPy installed there? {SETUP_HELP}\nstderr:\n{}",
@@ -1011,17 +802,12 @@ fn describe_in_dspy(documents: &[(String, Document)]) -> (Value, Vec<(String, St
 }
 
 fn keep_output(directory: &Path, modules: &[(String, String)], description: &[u8]) {
-    let write = |name: &str, contents: &[u8]| {
-        let path = directory.join(name);
-        std::fs::write(&path, contents)
-            .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
-    };
     std::fs::create_dir_all(directory)
         .unwrap_or_else(|error| panic!("{}: {error}", directory.display()));
     for (module, code) in modules {
-        write(&format!("{module}.py"), code.as_bytes());
+        support::write(directory, &format!("{module}.py"), code);
     }
-    write("description.json", description);
+    support::write(directory, "description.json", description);
 }
 
 /// One line per place where `actual` differs from `expected`, named by its JSON path.

@@ -8,13 +8,15 @@
 //! out, a string that is no variant). The crate is then linted, run and doc-tested with its
 //! own target directory, kept between runs so that only the generated code is rebuilt.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use dspex::codegen::{rust, Source};
-use dspex::schema::{Document, Enum, Field, Record, Signature, Type, Variant};
+use dspex::schema::{Document, Enum, Field, Record, Signature, Type};
 use serde_json::{json, Map, Value};
 
 /// One document to generate, with the module it becomes in the check crate.
@@ -30,7 +32,7 @@ fn generated_rust_compiles_and_round_trips_json() {
     let scratch = Path::new(env!("CARGO_TARGET_TMPDIR")).join("codegen-rust-check");
     let crate_dir = scratch.join("crate");
     let target_dir = scratch.join("target");
-    let template = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/codegen_rust");
+    let template = support::root().join("tests/codegen_rust");
 
     // The template's files, with the generated modules and the cases in place of its
     // placeholders.
@@ -72,12 +74,16 @@ fn generated_rust_is_rustfmt_clean() {
         eprintln!("rustfmt is not installed; skipped");
         return;
     }
-    let directory = tempfile::tempdir().unwrap();
+    let directory = support::temp_dir();
     let mut files = Vec::new();
     for case in all_cases() {
-        let file = directory.path().join(format!("{}.rs", case.module));
-        std::fs::write(&file, rust::generate(&case.document, &case.source)).unwrap();
-        files.push(file);
+        let name = format!("{}.rs", case.module);
+        support::write(
+            directory.path(),
+            &name,
+            rust::generate(&case.document, &case.source),
+        );
+        files.push(directory.path().join(name));
     }
     let output = Command::new("rustfmt")
         .args(["--check", "--edition", "2021"])
@@ -127,7 +133,7 @@ fn write_crate(crate_dir: &Path, files: &BTreeMap<PathBuf, String>) {
     }
     // Same dependency versions as dspex itself: already downloaded, and no surprise upgrades.
     let lock = crate_dir.join("Cargo.lock");
-    let main_lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.lock");
+    let main_lock = support::root().join("Cargo.lock");
     if !lock.exists() && main_lock.exists() {
         std::fs::copy(main_lock, lock).unwrap();
     }
@@ -473,173 +479,27 @@ fn all_cases() -> Vec<Case> {
 
 /// Every good fixture and every file in `signatures/`; each must compile.
 fn fixture_cases() -> Vec<Case> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut paths: Vec<PathBuf> = Vec::new();
-    for directory in ["tests/fixtures/good", "signatures"] {
-        let Ok(entries) = std::fs::read_dir(root.join(directory)) else {
-            continue;
-        };
-        for entry in entries {
-            let path = entry.unwrap().path();
-            if path.extension().is_some_and(|extension| extension == "sig") {
-                paths.push(path);
-            }
-        }
-    }
-    paths.sort();
-    let mut cases = Vec::new();
-    for path in &paths {
-        let relative = path
-            .strip_prefix(root)
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
-        let text = std::fs::read_to_string(path).unwrap();
-        let document = match dspex::compile_str(&text, &relative) {
-            Ok(document) => document,
-            Err(diagnostics) => {
-                let first = diagnostics.first().map(|d| d.message.as_str());
-                panic!("{relative} is a good file but does not compile: {first:?}");
-            }
-        };
-        let stem = path.file_stem().unwrap().to_string_lossy();
-        let folder = if relative.starts_with("signatures") {
-            "signatures"
-        } else {
-            "fixture"
-        };
-        cases.push(case(
-            &format!("{folder}_{}", module_name(&stem)),
-            &relative,
-            document,
-        ));
-    }
-    assert!(
-        paths.is_empty() || !cases.is_empty(),
-        "none of the {} fixture files compiles",
-        paths.len()
-    );
-    cases
-}
-
-fn module_name(stem: &str) -> String {
-    stem.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
+    support::sig_files()
+        .into_iter()
+        .map(|file| case(&file.module, &file.relative, file.document))
         .collect()
 }
 
 fn case(module: &str, path: &str, document: Document) -> Case {
     Case {
         module: module.to_string(),
-        source: Source {
-            path: path.to_string(),
-            module: module.to_string(),
-        },
+        source: Source::new(path, module),
         document,
     }
 }
 
-fn field(name: &str, ty: Type) -> Field {
-    Field {
-        name: name.to_string(),
-        ty,
-        description: None,
-    }
-}
-
-fn described(name: &str, ty: Type, description: &str) -> Field {
-    Field {
-        description: Some(description.to_string()),
-        ..field(name, ty)
-    }
-}
-
-fn signature(name: &str, inputs: Vec<Field>, outputs: Vec<Field>) -> Signature {
-    Signature {
-        name: name.to_string(),
-        instructions: None,
-        inputs,
-        outputs,
-    }
-}
-
-fn record(name: &str, fields: Vec<Field>) -> Record {
-    Record {
-        name: name.to_string(),
-        docs: None,
-        fields,
-    }
-}
-
-fn enumeration(name: &str, variants: &[&str]) -> Enum {
-    Enum {
-        name: name.to_string(),
-        docs: None,
-        variants: variants
-            .iter()
-            .map(|name| Variant {
-                name: name.to_string(),
-                description: None,
-            })
-            .collect(),
-    }
-}
-
-fn string() -> Type {
-    Type::string()
-}
-
-fn integer(min: Option<i64>, max: Option<i64>) -> Type {
-    Type::Integer { min, max }
-}
-
-fn float(min: Option<f64>, max: Option<f64>) -> Type {
-    Type::Float { min, max }
-}
-
-fn probability() -> Type {
-    Type::Probability {
-        min: None,
-        max: None,
-    }
-}
-
-fn optional(ty: Type) -> Type {
-    Type::Optional(Box::new(ty))
-}
-
-fn list(item: Type, min_items: Option<u64>, max_items: Option<u64>) -> Type {
+/// `list[item]` with bounds on its length.
+fn bounded_list(item: Type, min_items: Option<u64>, max_items: Option<u64>) -> Type {
     Type::List {
         item: Box::new(item),
         min_items,
         max_items,
     }
-}
-
-fn map(value: Type) -> Type {
-    Type::Map {
-        value: Box::new(value),
-        min_entries: None,
-        max_entries: None,
-    }
-}
-
-fn literals(values: &[&str]) -> Type {
-    Type::Literals(values.iter().map(|v| v.to_string()).collect())
-}
-
-fn record_type(name: &str) -> Type {
-    Type::Record(name.to_string())
-}
-
-fn enum_type(name: &str) -> Type {
-    Type::Enum(name.to_string())
 }
 
 fn patterned(pattern: &str, min_length: Option<u64>, max_length: Option<u64>) -> Type {
@@ -653,29 +513,21 @@ fn patterned(pattern: &str, min_length: Option<u64>, max_length: Option<u64>) ->
 /// Documents that exercise what fixtures may not: odd names, collisions, shadowing, and
 /// text that must not escape its comment.
 fn hand_built_cases() -> Vec<Case> {
-    let mut qa = signature(
-        "QA",
-        vec![described("question", string(), "the question to answer")],
-        vec![
-            described("answer", string(), "often between 1 and 5 words"),
-            field("confidence", probability()),
-        ],
-    );
-    qa.instructions = Some("Answer questions with short factoid answers.".to_string());
+    let qa = support::qa();
 
-    let mut everything = signature(
+    let everything = Signature::new(
         "Everything",
         vec![
-            field("text", string()),
-            field("steps", Type::ReasoningChain),
-            field("count", integer(Some(1), Some(5))),
-            field("ratio", float(Some(-1.0), None)),
-            field("flag", Type::Boolean),
-            field("blob", Type::Json),
-            field("maybe_blob", optional(Type::Json)),
-            field("code", patterned(r"^[A-Z]{3}-\d{2,}$", None, None)),
-            field("line", patterned("^[^\n]+$", Some(1), Some(100))),
-            field(
+            Field::new("text", Type::string()),
+            Field::new("steps", Type::ReasoningChain),
+            Field::new("count", Type::integer_range(Some(1), Some(5))),
+            Field::new("ratio", Type::float_range(Some(-1.0), None)),
+            Field::new("flag", Type::Boolean),
+            Field::new("blob", Type::Json),
+            Field::new("maybe_blob", Type::optional(Type::Json)),
+            Field::new("code", patterned(r"^[A-Z]{3}-\d{2,}$", None, None)),
+            Field::new("line", patterned("^[^\n]+$", Some(1), Some(100))),
+            Field::new(
                 "tweet",
                 Type::String {
                     min_length: None,
@@ -685,79 +537,87 @@ fn hand_built_cases() -> Vec<Case> {
             ),
         ],
         vec![
-            field(
+            Field::new(
                 "tags",
-                list(patterned("^[a-z]+$", None, Some(40)), Some(1), Some(3)),
+                bounded_list(patterned("^[a-z]+$", None, Some(40)), Some(1), Some(3)),
             ),
-            field("scores", map(integer(Some(0), Some(100)))),
-            field(
+            Field::new("scores", Type::map(Type::integer_range(Some(0), Some(100)))),
+            Field::new(
                 "grid",
-                list(list(float(Some(0.0), None), Some(1), None), None, Some(10)),
-            ),
-            field("maybe_count", optional(integer(None, None))),
-            field("maybe_items", list(optional(string()), None, None)),
-            field("nullable_values", map(optional(Type::Boolean))),
-            field("exact", float(Some(2.0), Some(2.0))),
-            field("decision", literals(&["allow", "review", "block"])),
-            field(
-                "odd_literals",
-                list(
-                    literals(&[
-                        "N/A",
-                        "n-a",
-                        "1",
-                        "",
-                        "Self",
-                        "variant 0",
-                        "ünïcode",
-                        "a\"b\\c",
-                    ]),
+                bounded_list(
+                    bounded_list(Type::float_range(Some(0.0), None), Some(1), None),
                     None,
-                    None,
+                    Some(10),
                 ),
             ),
-            field("maybe_level", optional(literals(&["low", "high"]))),
-            field("by_rule", map(literals(&["pass", "fail"]))),
-            field("sentiment", enum_type("Sentiment")),
-            field("languages", list(enum_type("Language"), Some(1), None)),
-            field("answer", record_type("Answer")),
-            field("maybe_answer", optional(record_type("Answer"))),
+            Field::new(
+                "maybe_count",
+                Type::optional(Type::integer()),
+            ),
+            Field::new("maybe_items", Type::list(Type::optional(Type::string()))),
+            Field::new("nullable_values", Type::map(Type::optional(Type::Boolean))),
+            Field::new("exact", Type::float_range(Some(2.0), Some(2.0))),
+            Field::new("decision", Type::literals(&["allow", "review", "block"])),
+            Field::new(
+                "odd_literals",
+                Type::list(Type::literals(&[
+                    "N/A",
+                    "n-a",
+                    "1",
+                    "",
+                    "Self",
+                    "variant 0",
+                    "ünïcode",
+                    "a\"b\\c",
+                ])),
+            ),
+            Field::new(
+                "maybe_level",
+                Type::optional(Type::literals(&["low", "high"])),
+            ),
+            Field::new("by_rule", Type::map(Type::literals(&["pass", "fail"]))),
+            Field::new("sentiment", Type::enumeration("Sentiment")),
+            Field::new(
+                "languages",
+                bounded_list(Type::enumeration("Language"), Some(1), None),
+            ),
+            Field::new("answer", Type::record("Answer")),
+            Field::new("maybe_answer", Type::optional(Type::record("Answer"))),
         ],
-    );
-    everything.instructions = Some(
-        "Do everything.\n\n```\nthis is not Rust\n```\n    indented, not code either\n~~~\nnor this\n~~~"
-            .to_string(),
+    )
+    .with_instructions(
+        "Do everything.\n\n```\nthis is not Rust\n```\n    indented, not code either\n~~~\nnor this\n~~~",
     );
 
-    let mut sentiment = enumeration("Sentiment", &["positive", "negative", "neutral"]);
-    sentiment.docs = Some("The overall tone of a text.".to_string());
+    let mut sentiment = Enum::new("Sentiment", &["positive", "negative", "neutral"])
+        .with_docs("The overall tone of a text.");
     sentiment.variants[0].description = Some("happy \u{202e}reversed".to_string());
-    let mut answer = record(
+    let answer = Record::new(
         "Answer",
         vec![
-            described("text", string(), "the answer text"),
-            field("kind", literals(&["fact", "opinion"])),
-            field("sources", list(record_type("Source"), None, None)),
-            field("note", optional(string())),
+            Field::new("text", Type::string()).with_description("the answer text"),
+            Field::new("kind", Type::literals(&["fact", "opinion"])),
+            Field::new("sources", Type::list(Type::record("Source"))),
+            Field::new("note", Type::optional(Type::string())),
         ],
-    );
-    answer.docs = Some("An answer and where it came from.\r\nWith a CRLF line.".to_string());
+    )
+    .with_docs("An answer and where it came from.\r\nWith a CRLF line.");
 
     let everything_document = Document {
         signatures: vec![everything],
         records: vec![
             answer,
-            record(
+            Record::new(
                 "Source",
                 vec![
-                    field("title", string()),
-                    described("url", string(), "a link\rwith a bare CR"),
+                    Field::new("title", Type::string()),
+                    Field::new("url", Type::string()).with_description("a link\rwith a bare CR"),
                 ],
             ),
         ],
         enums: vec![
             sentiment,
-            enumeration(
+            Enum::new(
                 "Language",
                 &["english", "french", "not_sure", "NotSure", "URL"],
             ),
@@ -766,30 +626,30 @@ fn hand_built_cases() -> Vec<Case> {
     };
 
     let recursive = Document {
-        signatures: vec![signature(
+        signatures: vec![Signature::new(
             "OrgChart",
-            vec![field("text", string())],
+            vec![Field::new("text", Type::string())],
             vec![
-                field("ceo", record_type("Employee")),
-                field("teams", list(record_type("Team"), None, None)),
+                Field::new("ceo", Type::record("Employee")),
+                Field::new("teams", Type::list(Type::record("Team"))),
             ],
         )],
         records: vec![
-            record(
+            Record::new(
                 "Employee",
                 vec![
-                    field("name", string()),
-                    field("manager", optional(record_type("Employee"))),
-                    field("reports", list(record_type("Employee"), None, None)),
-                    field("reports_by_name", map(record_type("Employee"))),
-                    field("team", optional(record_type("Team"))),
+                    Field::new("name", Type::string()),
+                    Field::new("manager", Type::optional(Type::record("Employee"))),
+                    Field::new("reports", Type::list(Type::record("Employee"))),
+                    Field::new("reports_by_name", Type::map(Type::record("Employee"))),
+                    Field::new("team", Type::optional(Type::record("Team"))),
                 ],
             ),
-            record(
+            Record::new(
                 "Team",
                 vec![
-                    field("lead", optional(record_type("Employee"))),
-                    field("size", integer(Some(1), None)),
+                    Field::new("lead", Type::optional(Type::record("Employee"))),
+                    Field::new("size", Type::integer_range(Some(1), None)),
                 ],
             ),
         ],
@@ -798,81 +658,87 @@ fn hand_built_cases() -> Vec<Case> {
 
     let names = Document {
         signatures: vec![
-            signature(
+            Signature::new(
                 "Keywords",
                 vec![
-                    field("type", string()),
-                    field("self", string()),
-                    field("self_", optional(string())),
-                    field("super", string()),
-                    field("crate", string()),
-                    field("Self", string()),
-                    field("gen", string()),
-                    field("async", optional(integer(None, None))),
-                    field("_", string()),
-                    field("enum", list(string(), None, None)),
+                    Field::new("type", Type::string()),
+                    Field::new("self", Type::string()),
+                    Field::new("self_", Type::optional(Type::string())),
+                    Field::new("super", Type::string()),
+                    Field::new("crate", Type::string()),
+                    Field::new("Self", Type::string()),
+                    Field::new("gen", Type::string()),
+                    Field::new("async", Type::optional(Type::integer())),
+                    Field::new("_", Type::string()),
+                    Field::new("enum", Type::list(Type::string())),
                 ],
                 vec![
-                    field("program", string()),
-                    field("match", literals(&["a", "b"])),
+                    Field::new("program", Type::string()),
+                    Field::new("match", Type::literals(&["a", "b"])),
                 ],
             ),
-            signature(
+            Signature::new(
                 "Fiche",
                 vec![
-                    field("prénom", string()),
-                    field("straße", optional(string())),
+                    Field::new("prénom", Type::string()),
+                    Field::new("straße", Type::optional(Type::string())),
                 ],
                 vec![
-                    field("поле", string()),
-                    field("名前", string()),
-                    field("e\u{301}te\u{301}", string()),
-                    field("émission_2", integer(Some(0), None)),
-                    field("ville", record_type("Ville")),
+                    Field::new("поле", Type::string()),
+                    Field::new("名前", Type::string()),
+                    Field::new("e\u{301}te\u{301}", Type::string()),
+                    Field::new("émission_2", Type::integer_range(Some(0), None)),
+                    Field::new("ville", Type::record("Ville")),
                 ],
             ),
             // Its `Input` name is taken by a record.
-            signature(
+            Signature::new(
                 "Clash",
-                vec![field("kind", literals(&["x", "y"]))],
-                vec![field("out", record_type("ClashInput"))],
+                vec![Field::new("kind", Type::literals(&["x", "y"]))],
+                vec![Field::new("out", Type::record("ClashInput"))],
             ),
             // Not names Rust accepts as they are.
-            signature(
+            Signature::new(
                 "2fa",
-                vec![field("code", string())],
-                vec![field("ok", Type::Boolean)],
+                vec![Field::new("code", Type::string())],
+                vec![Field::new("ok", Type::Boolean)],
             ),
-            signature(
+            Signature::new(
                 "Self",
-                vec![field("a", string())],
-                vec![field("b", string())],
+                vec![Field::new("a", Type::string())],
+                vec![Field::new("b", Type::string())],
             ),
         ],
         records: vec![
-            record(
+            Record::new(
                 "Ville",
                 vec![
-                    field("nom", string()),
-                    field("département", optional(string())),
+                    Field::new("nom", Type::string()),
+                    Field::new("département", Type::optional(Type::string())),
                 ],
             ),
-            record("ClashInput", vec![field("text", string())]),
-            record("ClashInput2Kind", vec![field("text", string())]),
+            Record::new("ClashInput", vec![Field::new("text", Type::string())]),
+            Record::new("ClashInput2Kind", vec![Field::new("text", Type::string())]),
             // Records that shadow what generated code refers to.
-            record("String", vec![field("value", string())]),
-            record("Option", vec![field("value", optional(string()))]),
-            record(
-                "Vec",
-                vec![field("items", list(record_type("String"), None, None))],
+            Record::new("String", vec![Field::new("value", Type::string())]),
+            Record::new(
+                "Option",
+                vec![Field::new("value", Type::optional(Type::string()))],
             ),
-            record("Box", vec![field("inner", optional(record_type("Box")))]),
-            record("bool", vec![field("flag", Type::Boolean)]),
-            record("std", vec![field("map", map(string()))]),
-            record("serde", vec![field("json", Type::Json)]),
-            record("URL", vec![field("href", string())]),
+            Record::new(
+                "Vec",
+                vec![Field::new("items", Type::list(Type::record("String")))],
+            ),
+            Record::new(
+                "Box",
+                vec![Field::new("inner", Type::optional(Type::record("Box")))],
+            ),
+            Record::new("bool", vec![Field::new("flag", Type::Boolean)]),
+            Record::new("std", vec![Field::new("map", Type::map(Type::string()))]),
+            Record::new("serde", vec![Field::new("json", Type::Json)]),
+            Record::new("URL", vec![Field::new("href", Type::string())]),
         ],
-        enums: vec![enumeration("i64", &["one", "two"])],
+        enums: vec![Enum::new("i64", &["one", "two"])],
         ..Document::default()
     };
 

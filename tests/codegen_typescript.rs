@@ -15,13 +15,15 @@
 //!
 //! Snapshots of both targets (and of the strict schemas) live in `tests/snapshots/`.
 
+mod support;
+
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use dspex::codegen::json_schema::{self, Side};
 use dspex::codegen::{typescript, Source};
-use dspex::schema::{Document, Enum, Field, Record, Signature, Type, Variant};
+use dspex::schema::{Document, Enum, Field, Record, Signature, Type};
 use serde_json::{json, Value};
 
 const SETUP_HELP: &str = "install it with `npm ci --prefix tests/typescript` from the \
@@ -32,118 +34,38 @@ const SETUP_HELP: &str = "install it with `npm ci --prefix tests/typescript` fro
 /// generated code is never skipped silently.
 fn tsc() -> PathBuf {
     let name = if cfg!(windows) { "tsc.cmd" } else { "tsc" };
-    let compiler = typescript_dir().join("node_modules/.bin").join(name);
-    assert!(
-        compiler.exists(),
-        "the TypeScript compiler for the codegen test is missing at `{}`: {SETUP_HELP}",
-        compiler.display()
-    );
-    compiler
+    support::installed(
+        typescript_dir().join("node_modules/.bin").join(name),
+        "the TypeScript compiler for the codegen test",
+        SETUP_HELP,
+    )
 }
 
 fn typescript_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/typescript")
+    support::root().join("tests/typescript")
 }
 
 // ---------------------------------------------------------------------------------------------
 // The corpus: hand-built documents covering every type, constraint and awkward name.
 // ---------------------------------------------------------------------------------------------
 
-fn field(name: &str, ty: Type) -> Field {
-    Field {
-        name: name.to_owned(),
-        ty,
-        description: None,
-    }
-}
-
-fn described(name: &str, ty: Type, description: &str) -> Field {
-    Field {
-        description: Some(description.to_owned()),
-        ..field(name, ty)
-    }
-}
-
-fn string() -> Type {
-    Type::string()
-}
-
-fn integer(min: Option<i64>, max: Option<i64>) -> Type {
-    Type::Integer { min, max }
-}
-
-fn probability() -> Type {
-    Type::Probability {
-        min: None,
-        max: None,
-    }
-}
-
-fn list(item: Type) -> Type {
-    Type::List {
-        item: Box::new(item),
-        min_items: None,
-        max_items: None,
-    }
-}
-
-fn map(value: Type) -> Type {
-    Type::Map {
-        value: Box::new(value),
-        min_entries: None,
-        max_entries: None,
-    }
-}
-
-fn optional(inner: Type) -> Type {
-    Type::Optional(Box::new(inner))
-}
-
-fn literals(values: &[&str]) -> Type {
-    Type::Literals(values.iter().map(|value| (*value).to_owned()).collect())
-}
-
-fn signature(name: &str, inputs: Vec<Field>, outputs: Vec<Field>) -> Signature {
-    Signature {
-        name: name.to_owned(),
-        instructions: None,
-        inputs,
-        outputs,
-    }
-}
-
-fn enumeration(name: &str, docs: Option<&str>, variants: &[&str]) -> Enum {
-    Enum {
-        name: name.to_owned(),
-        docs: docs.map(str::to_owned),
-        variants: variants
-            .iter()
-            .map(|name| Variant {
-                name: (*name).to_owned(),
-                description: None,
-            })
-            .collect(),
-    }
-}
-
 /// The block-form QA of the spec.
 fn qa() -> Document {
     Document {
-        signatures: vec![Signature {
-            instructions: Some(
-                "Answer questions with short factoid answers.\n\
-                 If the question cannot be answered, say so instead of guessing."
-                    .to_owned(),
-            ),
-            ..signature(
-                "QA",
-                vec![described("question", string(), "the question to answer")],
-                vec![
-                    described("answer", string(), "often between 1 and 5 words"),
-                    described("confidence", probability(), "how sure you are, from 0 to 1"),
-                ],
-            )
-        }],
+        signatures: vec![Signature::new(
+            "QA",
+            vec![Field::new("question", Type::string()).with_description("the question to answer")],
+            vec![
+                Field::new("answer", Type::string())
+                    .with_description("often between 1 and 5 words"),
+                Field::new("confidence", Type::probability())
+                    .with_description("how sure you are, from 0 to 1"),
+            ],
+        )
+        .with_instructions(
+            "Answer questions with short factoid answers.\n\
+             If the question cannot be answered, say so instead of guessing.",
+        )],
         ..Document::default()
     }
 }
@@ -156,27 +78,21 @@ fn all_types() -> Document {
         pattern: Some(r"^[a-z]\w*$".to_owned()),
     };
     Document {
-        signatures: vec![signature(
+        signatures: vec![Signature::new(
             "AllTypes",
             vec![
-                field("text", string()),
-                field("steps", Type::ReasoningChain),
-                field("count", integer(Some(-3), Some(5))),
-                field(
-                    "score",
-                    Type::Float {
-                        min: Some(-1.5),
-                        max: Some(1e16),
-                    },
-                ),
-                field("flag", Type::Boolean),
-                field("anything", Type::Json),
-                field("code", code.clone()),
-                field("maybe_code", optional(code.clone())),
-                field("maybe_list", optional(list(string()))),
+                Field::new("text", Type::string()),
+                Field::new("steps", Type::ReasoningChain),
+                Field::new("count", Type::integer_range(Some(-3), Some(5))),
+                Field::new("score", Type::float_range(Some(-1.5), Some(1e16))),
+                Field::new("flag", Type::Boolean),
+                Field::new("anything", Type::Json),
+                Field::new("code", code.clone()),
+                Field::new("maybe_code", Type::optional(code.clone())),
+                Field::new("maybe_list", Type::optional(Type::list(Type::string()))),
             ],
             vec![
-                field(
+                Field::new(
                     "tags",
                     Type::List {
                         item: Box::new(code),
@@ -184,31 +100,37 @@ fn all_types() -> Document {
                         max_items: Some(3),
                     },
                 ),
-                field(
+                Field::new(
                     "weights",
                     Type::Map {
-                        value: Box::new(probability()),
+                        value: Box::new(Type::probability()),
                         min_entries: Some(1),
                         max_entries: None,
                     },
                 ),
-                field("nested", list(map(optional(integer(Some(0), Some(9)))))),
-                field(
-                    "label",
-                    literals(&["yes", "say \"what\"", "ünï", "back\\slash"]),
+                Field::new(
+                    "nested",
+                    Type::list(Type::map(Type::optional(Type::integer_range(
+                        Some(0),
+                        Some(9),
+                    )))),
                 ),
-                field("labels", list(literals(&["a", "b"]))),
-                field("maybe_label", optional(literals(&["a"]))),
-                field(
+                Field::new(
+                    "label",
+                    Type::literals(&["yes", "say \"what\"", "ünï", "back\\slash"]),
+                ),
+                Field::new("labels", Type::list(Type::literals(&["a", "b"]))),
+                Field::new("maybe_label", Type::optional(Type::literals(&["a"]))),
+                Field::new(
                     "narrow",
                     Type::Probability {
                         min: Some(0.25),
                         max: Some(0.75),
                     },
                 ),
-                field("confidence", optional(probability())),
-                field("payload", optional(Type::Json)),
-                field("maybe_items", list(optional(string()))),
+                Field::new("confidence", Type::optional(Type::probability())),
+                Field::new("payload", Type::optional(Type::Json)),
+                Field::new("maybe_items", Type::list(Type::optional(Type::string()))),
             ],
         )],
         ..Document::default()
@@ -218,78 +140,42 @@ fn all_types() -> Document {
 /// Records (used before declared, recursive, mutually recursive, empty) and enums.
 fn records_and_enums() -> Document {
     Document {
-        signatures: vec![Signature {
-            instructions: Some("Cite your sources.".to_owned()),
-            ..signature(
-                "Cite",
+        signatures: vec![Signature::new(
+            "Cite",
+            vec![
+                Field::new("question", Type::string()),
+                Field::new("mood", Type::enumeration("Sentiment")),
+            ],
+            vec![
+                Field::new("sources", Type::list(Type::record("Source"))),
+                Field::new("tree", Type::optional(Type::record("Tree"))).with_description("a tree"),
+                Field::new("sentiment", Type::enumeration("Sentiment")),
+                Field::new("keywords", Type::list(Type::enumeration("Keywords"))),
+                Field::new("nothing", Type::record("Empty")),
+            ],
+        )
+        .with_instructions("Cite your sources.")],
+        records: [
+            vec![Record::new(
+                "Source",
                 vec![
-                    field("question", string()),
-                    field("mood", Type::Enum("Sentiment".to_owned())),
-                ],
-                vec![
-                    field("sources", list(Type::Record("Source".to_owned()))),
-                    described("tree", optional(Type::Record("Tree".to_owned())), "a tree"),
-                    field("sentiment", Type::Enum("Sentiment".to_owned())),
-                    field("keywords", list(Type::Enum("Keywords".to_owned()))),
-                    field("nothing", Type::Record("Empty".to_owned())),
+                    Field::new("title", Type::string()),
+                    Field::new("url", Type::string()).with_description("a link to the page"),
+                    Field::new("author", Type::record("Person")),
+                    Field::new(
+                        "year",
+                        Type::optional(Type::integer_range(Some(1000), Some(3000))),
+                    ),
+                    Field::new("tone", Type::optional(Type::enumeration("Sentiment"))),
                 ],
             )
-        }],
-        records: vec![
-            Record {
-                name: "Source".to_owned(),
-                docs: Some("A cited source.".to_owned()),
-                fields: vec![
-                    field("title", string()),
-                    described("url", string(), "a link to the page"),
-                    field("author", Type::Record("Person".to_owned())),
-                    field("year", optional(integer(Some(1000), Some(3000)))),
-                    field("tone", optional(Type::Enum("Sentiment".to_owned()))),
-                ],
-            },
-            Record {
-                name: "Person".to_owned(),
-                docs: Some("Someone.\n\n  Indented second paragraph.".to_owned()),
-                fields: vec![
-                    field("prénom", string()),
-                    field("straße", optional(string())),
-                ],
-            },
-            Record {
-                name: "Tree".to_owned(),
-                docs: None,
-                fields: vec![
-                    field("label", string()),
-                    field("children", list(Type::Record("Tree".to_owned()))),
-                    field("owner", optional(Type::Record("Owner".to_owned()))),
-                ],
-            },
-            Record {
-                name: "Owner".to_owned(),
-                docs: None,
-                fields: vec![
-                    field("trees", list(Type::Record("Tree".to_owned()))),
-                    field("poles", map(Type::Record("Owner".to_owned()))),
-                ],
-            },
-            Record {
-                name: "Empty".to_owned(),
-                docs: None,
-                fields: vec![],
-            },
-        ],
+            .with_docs("A cited source.")],
+            support::people_and_trees(),
+        ]
+        .concat(),
         enums: vec![
-            Enum {
-                variants: ["positive", "negative", "neutral"]
-                    .iter()
-                    .map(|name| Variant {
-                        name: (*name).to_owned(),
-                        description: Some(format!("feels {name}")),
-                    })
-                    .collect(),
-                ..enumeration("Sentiment", Some("How it feels."), &[])
-            },
-            enumeration("Keywords", None, &["class", "None", "match", "поле"]),
+            support::sentiment(),
+            Enum::new("Keywords", &["class", "None", "match", "поле"]),
         ],
         programs: Vec::new(),
     }
@@ -299,38 +185,36 @@ fn records_and_enums() -> Document {
 fn awkward_names() -> Document {
     let awkward = "ends a comment */ and starts one /* \"quoted\" \\ back\\slash \u{2028} é 日本";
     Document {
-        signatures: vec![Signature {
-            instructions: Some(format!("{awkward}\n\n*/ alone")),
-            ..signature(
-                "class",
-                vec![
-                    described("type", string(), awkward),
-                    field("class", Type::Enum("string".to_owned())),
-                    field("delete", Type::Record("Record".to_owned())),
-                    field("поле", string()),
-                    field("_private", Type::Boolean),
-                ],
-                vec![
-                    field("enum", map(Type::Record("Record".to_owned()))),
-                    field("constructor", literals(&["*/", "\u{2028}"])),
-                    described("größe", Type::Record("Größe".to_owned()), "non-ASCII"),
-                    field("größen", list(Type::Record("Größe".to_owned()))),
-                ],
-            )
-        }],
+        signatures: vec![Signature::new(
+            "class",
+            vec![
+                Field::new("type", Type::string()).with_description(awkward),
+                Field::new("class", Type::enumeration("string")),
+                Field::new("delete", Type::record("Record")),
+                Field::new("поле", Type::string()),
+                Field::new("_private", Type::Boolean),
+            ],
+            vec![
+                Field::new("enum", Type::map(Type::record("Record"))),
+                Field::new("constructor", Type::literals(&["*/", "\u{2028}"])),
+                Field::new("größe", Type::record("Größe")).with_description("non-ASCII"),
+                Field::new("größen", Type::list(Type::record("Größe"))),
+            ],
+        )
+        .with_instructions(format!("{awkward}\n\n*/ alone"))],
         records: vec![
-            Record {
-                name: "Record".to_owned(),
-                docs: Some(awkward.to_owned()),
-                fields: vec![field("values", map(string()))],
-            },
-            Record {
-                name: "Größe".to_owned(),
-                docs: Some("A size; its name needs percent-encoding in a `$ref`.".to_owned()),
-                fields: vec![field("value", integer(Some(0), None))],
-            },
+            Record::new(
+                "Record",
+                vec![Field::new("values", Type::map(Type::string()))],
+            )
+            .with_docs(awkward),
+            Record::new(
+                "Größe",
+                vec![Field::new("value", Type::integer_range(Some(0), None))],
+            )
+            .with_docs("A size; its name needs percent-encoding in a `$ref`."),
         ],
-        enums: vec![enumeration("string", Some("*/"), &["a", "b"])],
+        enums: vec![Enum::new("string", &["a", "b"]).with_docs("*/")],
         programs: Vec::new(),
     }
 }
@@ -346,10 +230,7 @@ fn corpus() -> Vec<(&'static str, Document)> {
 }
 
 fn source(module: &str) -> Source {
-    Source {
-        path: format!("signatures/{module}.sig"),
-        module: module.to_owned(),
-    }
+    Source::new(format!("signatures/{module}.sig"), module)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -742,16 +623,11 @@ fn schema_cases(module: &str, document: &Document) -> Vec<Value> {
 // Running the tools.
 // ---------------------------------------------------------------------------------------------
 
-fn write(directory: &Path, name: &str, text: &str) {
-    std::fs::write(directory.join(name), text)
-        .unwrap_or_else(|error| panic!("cannot write {name}: {error}"));
-}
-
 /// Writes every module and its check file into a fresh directory and type-checks them all in
 /// one compiler run; on failure, the message has the compiler's output and the files it read.
 fn type_check(modules: &[(String, Document)]) {
     let compiler = tsc();
-    let directory = tempfile::tempdir().expect("a temporary directory");
+    let directory = support::temp_dir();
     let mut written = Vec::new();
     for (module, document) in modules {
         let generated = typescript::generate(document, &source(module));
@@ -760,22 +636,21 @@ fn type_check(modules: &[(String, Document)]) {
             (format!("{module}.ts"), generated),
             (format!("{module}.check.ts"), checks),
         ] {
-            write(directory.path(), &name, &text);
+            support::write(directory.path(), &name, &text);
             written.push((name, text));
         }
     }
     let base = typescript_dir().join("tsconfig.json");
     let config = json!({"extends": base.to_string_lossy(), "include": ["*.ts"]});
-    write(directory.path(), "tsconfig.json", &config.to_string());
+    support::write(directory.path(), "tsconfig.json", config.to_string());
 
-    let output = Command::new(&compiler)
-        .arg("--project")
-        .arg(directory.path())
-        .args(["--strict", "--noEmit", "--pretty", "false"])
-        .output()
-        .unwrap_or_else(|error| {
-            panic!("cannot run `{}`: {error}; {SETUP_HELP}", compiler.display())
-        });
+    let output = support::run(
+        Command::new(&compiler)
+            .arg("--project")
+            .arg(directory.path())
+            .args(["--strict", "--noEmit", "--pretty", "false"]),
+        SETUP_HELP,
+    );
     if !output.status.success() {
         let mut report = String::new();
         for (name, text) in &written {
@@ -793,28 +668,28 @@ fn type_check(modules: &[(String, Document)]) {
 /// Validates the examples against the schemas with Ajv (draft 2020-12, strict mode on).
 fn validate_examples(modules: &[(String, Document)]) {
     let validator = typescript_dir().join("validate.mjs");
-    let ajv = typescript_dir().join("node_modules/ajv/package.json");
-    assert!(
-        ajv.exists(),
-        "Ajv for the JSON Schema check is missing at `{}`: {SETUP_HELP}",
-        ajv.display()
+    support::installed(
+        typescript_dir().join("node_modules/ajv/package.json"),
+        "Ajv for the JSON Schema check",
+        SETUP_HELP,
     );
     let cases: Vec<Value> = modules
         .iter()
         .flat_map(|(module, document)| schema_cases(module, document))
         .collect();
     assert!(!cases.is_empty(), "no JSON Schema cases");
-    let directory = tempfile::tempdir().expect("a temporary directory");
-    write(
+    let directory = support::temp_dir();
+    support::write(
         directory.path(),
         "cases.json",
-        &Value::Array(cases).to_string(),
+        Value::Array(cases).to_string(),
     );
-    let output = Command::new("node")
-        .arg(&validator)
-        .arg(directory.path().join("cases.json"))
-        .output()
-        .unwrap_or_else(|error| panic!("cannot run `node`: {error}; {SETUP_HELP}"));
+    let output = support::run(
+        Command::new("node")
+            .arg(&validator)
+            .arg(directory.path().join("cases.json")),
+        SETUP_HELP,
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -832,40 +707,12 @@ fn hand_built_modules() -> Vec<(String, Document)> {
         .collect()
 }
 
-/// The directories of `.sig` files that must compile, relative to the repository root, with the
-/// prefix their modules get here (the two sets share file names).
-const SIG_DIRECTORIES: &[(&str, &str)] = &[
-    ("tests/fixtures/good", "fixture"),
-    ("signatures", "signature"),
-];
-
-/// Every `.sig` file of [`SIG_DIRECTORIES`], compiled, as `(module, document)` in file-name
-/// order.
+/// Every `.sig` file of [`support::SIG_DIRECTORIES`], compiled, as `(module, document)`.
 fn sig_file_modules() -> Vec<(String, Document)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut modules = Vec::new();
-    for (directory, prefix) in SIG_DIRECTORIES {
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(root.join(directory))
-            .unwrap_or_else(|error| panic!("cannot list {directory}: {error}"))
-            .map(|entry| entry.expect("a directory entry").path())
-            .filter(|path| path.extension().is_some_and(|extension| extension == "sig"))
-            .collect();
-        paths.sort();
-        for path in paths {
-            let stem = path.file_stem().expect("a file stem").to_string_lossy();
-            modules.push((format!("{prefix}_{stem}"), compile(&path)));
-        }
-    }
-    assert!(!modules.is_empty(), "no .sig files found");
-    modules
-}
-
-fn compile(path: &Path) -> Document {
-    let source = std::fs::read_to_string(path)
-        .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
-    dspex::compile_str(&source, &path.to_string_lossy()).unwrap_or_else(|diagnostics| {
-        panic!("{} does not compile: {diagnostics:#?}", path.display())
-    })
+    support::sig_files()
+        .into_iter()
+        .map(|file| (file.module, file.document))
+        .collect()
 }
 
 #[test]
@@ -896,18 +743,21 @@ fn a_wrong_example_fails_the_check() {
     let mut checks = check_file("qa", &document);
     checks.push_str("export const wrong: generated.QAInput = {\"question\": 1};\n");
     let compiler = tsc();
-    let directory = tempfile::tempdir().expect("a temporary directory");
-    write(
+    let directory = support::temp_dir();
+    support::write(
         directory.path(),
         "qa.ts",
-        &typescript::generate(&document, &source("qa")),
+        typescript::generate(&document, &source("qa")),
     );
-    write(directory.path(), "qa.check.ts", &checks);
-    let output = Command::new(&compiler)
-        .current_dir(directory.path())
-        .args(["--strict", "--noEmit", "qa.check.ts"])
-        .output()
-        .expect("run tsc");
+    support::write(directory.path(), "qa.check.ts", &checks);
+    let output = support::run(
+        Command::new(&compiler).current_dir(directory.path()).args([
+            "--strict",
+            "--noEmit",
+            "qa.check.ts",
+        ]),
+        SETUP_HELP,
+    );
     assert!(
         !output.status.success(),
         "tsc accepted a string field set to 1"
@@ -918,16 +768,12 @@ fn a_wrong_example_fails_the_check() {
 
 #[test]
 fn sig_file_snapshots() {
-    for (directory, prefix) in SIG_DIRECTORIES {
-        let base = Path::new(env!("CARGO_MANIFEST_DIR")).join(directory);
+    for (directory, prefix) in support::SIG_DIRECTORIES {
+        let base = support::root().join(directory);
         insta::glob!(base, "*.sig", |path| {
             let stem = path.file_stem().expect("a file stem").to_string_lossy();
-            let source = source(&stem);
-            let source = Source {
-                path: format!("{directory}/{stem}.sig"),
-                ..source
-            };
-            let document = compile(path);
+            let source = Source::new(format!("{directory}/{stem}.sig"), stem);
+            let document = support::compile(path);
             insta::assert_snapshot!(
                 format!("{prefix}_typescript"),
                 typescript::generate(&document, &source)

@@ -9,9 +9,10 @@
 //! does not document `minLength`/`maxLength`. Types without a fixed shape (`map[T]`, `json`) make
 //! the strict variant fail with a [`StrictError`] naming the field.
 
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 use thiserror::Error;
 
+use super::constraints::{self, Number, Unit};
 use super::{header_text, Source};
 use crate::schema::{Document, Enum, Field, Record, Signature, Type};
 
@@ -268,70 +269,18 @@ impl<'a> Builder<'a> {
 
     fn type_schema(&mut self, ty: &'a Type, path: &str) -> Value {
         let mut schema = Map::new();
+        if let Some(json_type) = json_type(ty) {
+            schema.insert("type".into(), json_type.into());
+        }
         match ty {
-            Type::String {
-                min_length,
-                max_length,
-                pattern,
-            } => {
-                schema.insert("type".into(), "string".into());
-                if !self.strict {
-                    insert_count(&mut schema, "minLength", *min_length);
-                    insert_count(&mut schema, "maxLength", *max_length);
-                }
-                if let Some(pattern) = pattern {
-                    schema.insert("pattern".into(), pattern.as_str().into());
-                }
-            }
-            Type::ReasoningChain => {
-                schema.insert("type".into(), "string".into());
-            }
-            Type::Integer { min, max } => {
-                schema.insert("type".into(), "integer".into());
-                if let Some(min) = min {
-                    schema.insert("minimum".into(), (*min).into());
-                }
-                if let Some(max) = max {
-                    schema.insert("maximum".into(), (*max).into());
-                }
-            }
-            Type::Float { min, max } => {
-                schema.insert("type".into(), "number".into());
-                insert_float(&mut schema, "minimum", *min);
-                insert_float(&mut schema, "maximum", *max);
-            }
-            Type::Boolean => {
-                schema.insert("type".into(), "boolean".into());
-            }
-            Type::Probability { min, max } => {
-                schema.insert("type".into(), "number".into());
-                let (minimum, maximum) = probability_bounds(*min, *max);
-                insert_float(&mut schema, "minimum", Some(minimum));
-                insert_float(&mut schema, "maximum", Some(maximum));
-            }
-            Type::Json => {
-                if self.strict {
-                    self.unsupported(
-                        path,
-                        "`json` has no fixed shape, and strict mode needs the type of every value",
-                    );
-                }
-            }
-            Type::List {
-                item,
-                min_items,
-                max_items,
-            } => {
-                schema.insert("type".into(), "array".into());
+            Type::Json if self.strict => self.unsupported(
+                path,
+                "`json` has no fixed shape, and strict mode needs the type of every value",
+            ),
+            Type::List { item, .. } => {
                 schema.insert("items".into(), self.type_schema(item, path));
-                insert_count(&mut schema, "minItems", *min_items);
-                insert_count(&mut schema, "maxItems", *max_items);
             }
-            Type::Map {
-                value,
-                min_entries,
-                max_entries,
-            } => {
+            Type::Map { value, .. } => {
                 if self.strict {
                     self.unsupported(
                         path,
@@ -339,10 +288,7 @@ impl<'a> Builder<'a> {
                          and strict mode needs every key listed",
                     );
                 }
-                schema.insert("type".into(), "object".into());
                 schema.insert("additionalProperties".into(), self.type_schema(value, path));
-                insert_count(&mut schema, "minProperties", *min_entries);
-                insert_count(&mut schema, "maxProperties", *max_entries);
             }
             Type::Optional(inner) => {
                 let inner = self.type_schema(inner, path);
@@ -350,14 +296,58 @@ impl<'a> Builder<'a> {
                 schema.insert("anyOf".into(), Value::Array(vec![inner, null]));
             }
             Type::Literals(literals) => {
-                schema.insert("type".into(), "string".into());
                 schema.insert("enum".into(), literals.clone().into());
             }
             Type::Record(name) | Type::Enum(name) => {
                 schema.insert("$ref".into(), reference(name).into());
             }
+            Type::String { .. }
+            | Type::ReasoningChain
+            | Type::Integer { .. }
+            | Type::Float { .. }
+            | Type::Boolean
+            | Type::Probability { .. }
+            | Type::Json => {}
         }
+        self.insert_constraints(&mut schema, ty);
         Value::Object(schema)
+    }
+
+    /// The keywords for what `ty` constrains itself, after its other keywords. Strict mode
+    /// leaves string lengths to dspex's own validation.
+    fn insert_constraints(&self, schema: &mut Map<String, Value>, ty: &Type) {
+        let constraints = constraints::of(ty);
+        if let Some(length) = constraints.length {
+            let (min_key, max_key) = match length.unit {
+                Unit::Character => ("minLength", "maxLength"),
+                Unit::Item => ("minItems", "maxItems"),
+                Unit::Entry => ("minProperties", "maxProperties"),
+            };
+            if !(self.strict && length.unit == Unit::Character) {
+                insert_count(schema, min_key, length.min);
+                insert_count(schema, max_key, length.max);
+            }
+        }
+        if let Some(bounds) = constraints.bounds {
+            insert_number(schema, "minimum", bounds.min);
+            insert_number(schema, "maximum", bounds.max);
+        }
+        if let Some(pattern) = constraints.pattern {
+            schema.insert("pattern".into(), pattern.into());
+        }
+    }
+}
+
+/// The JSON type of every value of `ty`, where there is one.
+fn json_type(ty: &Type) -> Option<&'static str> {
+    match ty {
+        Type::String { .. } | Type::ReasoningChain | Type::Literals(_) => Some("string"),
+        Type::Integer { .. } => Some("integer"),
+        Type::Float { .. } | Type::Probability { .. } => Some("number"),
+        Type::Boolean => Some("boolean"),
+        Type::List { .. } => Some("array"),
+        Type::Map { .. } => Some("object"),
+        Type::Json | Type::Optional(_) | Type::Record(_) | Type::Enum(_) => None,
     }
 }
 
@@ -404,22 +394,21 @@ fn reference(name: &str) -> String {
     pointer
 }
 
-/// The bounds of a probability: `[0, 1]`, narrowed by its own `min`/`max`.
-pub(crate) fn probability_bounds(min: Option<f64>, max: Option<f64>) -> (f64, f64) {
-    let minimum = min.map_or(0.0, |min| min.max(0.0));
-    let maximum = max.map_or(1.0, |max| max.min(1.0));
-    (minimum, maximum)
-}
-
 fn insert_count(schema: &mut Map<String, Value>, key: &str, count: Option<u64>) {
     if let Some(count) = count {
         schema.insert(key.into(), count.into());
     }
 }
 
-/// Inserts a float as a JSON float (`0.0`); a value JSON cannot hold (NaN, infinity) is left out.
-fn insert_float(schema: &mut Map<String, Value>, key: &str, value: Option<f64>) {
-    if let Some(number) = value.and_then(Number::from_f64) {
+/// Inserts a bound as a JSON number: an integer as an integer, a float as a float (`0.0`). A
+/// float JSON cannot hold (NaN, infinity) is left out.
+fn insert_number(schema: &mut Map<String, Value>, key: &str, value: Option<Number>) {
+    let number = match value {
+        Some(Number::Integer(integer)) => Some(integer.into()),
+        Some(Number::Float(float)) => serde_json::Number::from_f64(float),
+        None => None,
+    };
+    if let Some(number) = number {
         schema.insert(key.into(), Value::Number(number));
     }
 }
@@ -429,38 +418,19 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::schema::Variant;
-
-    fn field(name: &str, ty: Type, description: Option<&str>) -> Field {
-        Field {
-            name: name.into(),
-            ty,
-            description: description.map(Into::into),
-        }
-    }
 
     fn qa() -> Document {
         Document {
-            signatures: vec![Signature {
-                name: "QA".into(),
-                instructions: Some("Answer questions with short factoid answers.".into()),
-                inputs: vec![field("question", Type::string(), Some("the question"))],
-                outputs: vec![
-                    field(
-                        "answer",
-                        Type::string(),
-                        Some("often between 1 and 5 words"),
-                    ),
-                    field(
-                        "confidence",
-                        Type::Probability {
-                            min: None,
-                            max: None,
-                        },
-                        None,
-                    ),
+            signatures: vec![Signature::new(
+                "QA",
+                vec![Field::new("question", Type::string()).with_description("the question")],
+                vec![
+                    Field::new("answer", Type::string())
+                        .with_description("often between 1 and 5 words"),
+                    Field::new("confidence", Type::probability()),
                 ],
-            }],
+            )
+            .with_instructions("Answer questions with short factoid answers.")],
             ..Document::default()
         }
     }
@@ -468,78 +438,46 @@ mod tests {
     /// A document with a record, an enum, an optional field and inner constraints.
     fn triage() -> Document {
         Document {
-            signatures: vec![Signature {
-                name: "Triage".into(),
-                instructions: None,
-                inputs: vec![field(
+            signatures: vec![Signature::new(
+                "Triage",
+                vec![Field::new(
                     "subject",
                     Type::String {
                         min_length: Some(1),
                         max_length: Some(200),
                         pattern: None,
                     },
-                    None,
                 )],
-                outputs: vec![
-                    field("team", Type::Enum("Team".into()), Some("who handles it")),
-                    field(
+                vec![
+                    Field::new("team", Type::enumeration("Team"))
+                        .with_description("who handles it"),
+                    Field::new(
                         "urgency",
-                        Type::Optional(Box::new(Type::Integer {
-                            min: Some(1),
-                            max: Some(5),
-                        })),
-                        None,
+                        Type::optional(Type::integer_range(Some(1), Some(5))),
                     ),
-                    field(
+                    Field::new(
                         "sources",
                         Type::List {
-                            item: Box::new(Type::Record("Source".into())),
+                            item: Box::new(Type::record("Source")),
                             min_items: Some(1),
                             max_items: None,
                         },
-                        None,
                     ),
-                    field("owner", Type::Record("Source".into()), Some("the owner")),
+                    Field::new("owner", Type::record("Source")).with_description("the owner"),
                 ],
-            }],
-            records: vec![Record {
-                name: "Source".into(),
-                docs: Some("A cited source.".into()),
-                fields: vec![
-                    field("title", Type::string(), None),
-                    field(
-                        "score",
-                        Type::Optional(Box::new(Type::Float {
-                            min: Some(-1.0),
-                            max: None,
-                        })),
-                        Some("relevance"),
-                    ),
+            )],
+            records: vec![Record::new(
+                "Source",
+                vec![
+                    Field::new("title", Type::string()),
+                    Field::new("score", Type::optional(Type::float_range(Some(-1.0), None)))
+                        .with_description("relevance"),
                 ],
-            }],
+            )
+            .with_docs("A cited source.")],
             enums: vec![
-                Enum {
-                    name: "Team".into(),
-                    docs: Some("Where the ticket goes.".into()),
-                    variants: vec![
-                        Variant {
-                            name: "billing".into(),
-                            description: None,
-                        },
-                        Variant {
-                            name: "shipping".into(),
-                            description: None,
-                        },
-                    ],
-                },
-                Enum {
-                    name: "Unused".into(),
-                    docs: None,
-                    variants: vec![Variant {
-                        name: "x".into(),
-                        description: None,
-                    }],
-                },
+                Enum::new("Team", &["billing", "shipping"]).with_docs("Where the ticket goes."),
+                Enum::new("Unused", &["x"]),
             ],
             programs: Vec::new(),
         }
@@ -583,13 +521,6 @@ mod tests {
         // Floats stay floats in the text.
         let text = schema["properties"]["confidence"].to_string();
         assert_eq!(text, r#"{"type":"number","minimum":0.0,"maximum":1.0}"#);
-    }
-
-    #[test]
-    fn probability_bounds_are_narrowed_by_its_constraints() {
-        assert_eq!(probability_bounds(Some(0.5), None), (0.5, 1.0));
-        assert_eq!(probability_bounds(None, Some(0.9)), (0.0, 0.9));
-        assert_eq!(probability_bounds(Some(-3.0), Some(7.0)), (0.0, 1.0));
     }
 
     #[test]
@@ -680,23 +611,16 @@ mod tests {
 
     #[test]
     fn strict_stops_at_a_record_that_contains_itself() {
-        let node = |fields| Record {
-            name: "Node".into(),
-            docs: None,
-            fields,
-        };
         let document = Document {
-            signatures: vec![Signature {
-                name: "Tree".into(),
-                instructions: None,
-                inputs: vec![field("text", Type::string(), None)],
-                outputs: vec![field("root", Type::Record("Node".into()), Some("the root"))],
-            }],
-            records: vec![node(vec![field(
-                "next",
-                Type::Record("Node".into()),
-                Some("the next node"),
-            )])],
+            signatures: vec![Signature::new(
+                "Tree",
+                vec![Field::new("text", Type::string())],
+                vec![Field::new("root", Type::record("Node")).with_description("the root")],
+            )],
+            records: vec![Record::new(
+                "Node",
+                vec![Field::new("next", Type::record("Node")).with_description("the next node")],
+            )],
             ..Document::default()
         };
         let schema =
@@ -712,15 +636,7 @@ mod tests {
         let mut document = qa();
         with_output(
             &mut document,
-            field(
-                "metadata",
-                Type::Map {
-                    value: Box::new(Type::string()),
-                    min_entries: None,
-                    max_entries: None,
-                },
-                None,
-            ),
+            Field::new("metadata", Type::map(Type::string())),
         );
         let signature = &document.signatures[0];
         let error = signature_schema(&document, signature, Side::Outputs, true).unwrap_err();
@@ -737,15 +653,9 @@ mod tests {
         assert!(document_schemas(&document, true).is_err());
 
         let mut document = triage();
-        document.records[0].fields.push(field(
-            "extra",
-            Type::List {
-                item: Box::new(Type::Json),
-                min_items: None,
-                max_items: None,
-            },
-            None,
-        ));
+        document.records[0]
+            .fields
+            .push(Field::new("extra", Type::list(Type::Json)));
         let error = document_schemas(&document, true).unwrap_err();
         assert_eq!(error.path, "Source.extra");
         assert!(error.reason.contains("`json`"));
@@ -754,29 +664,21 @@ mod tests {
     #[test]
     fn json_maps_and_literals() {
         let mut document = qa();
-        with_output(&mut document, field("raw", Type::Json, None));
+        with_output(&mut document, Field::new("raw", Type::Json));
         with_output(
             &mut document,
-            field(
+            Field::new(
                 "stock",
                 Type::Map {
-                    value: Box::new(Type::Integer {
-                        min: Some(0),
-                        max: None,
-                    }),
+                    value: Box::new(Type::integer_range(Some(0), None)),
                     min_entries: None,
                     max_entries: Some(20),
                 },
-                None,
             ),
         );
         with_output(
             &mut document,
-            field(
-                "condition",
-                Type::Literals(vec!["new".into(), "used".into()]),
-                None,
-            ),
+            Field::new("condition", Type::literals(&["new", "used"])),
         );
         let schema =
             signature_schema(&document, &document.signatures[0], Side::Outputs, false).unwrap();
@@ -818,10 +720,7 @@ mod tests {
     #[test]
     fn generated_file_starts_with_the_header_and_is_deterministic() {
         let document = triage();
-        let source = Source {
-            path: "signatures/triage.sig".into(),
-            module: "triage".into(),
-        };
+        let source = Source::new("signatures/triage.sig", "triage");
         let text = generate(&document, &source);
         assert!(text.starts_with(
             "{\n  \"$comment\": \"generated by dspex from signatures/triage.sig; do not edit\",\n  \"signatures\": {"

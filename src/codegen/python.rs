@@ -8,6 +8,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
 
+use super::constraints::{self, Number};
 use super::{header_text, Source};
 use crate::schema::{Document, Enum, Field, Module, Program, Record, Signature, Type, Variant};
 
@@ -361,14 +362,7 @@ impl<'a> Emitter<'a> {
         for field in &record.fields {
             forward |= self.has_forward_reference(&field.ty, &record.name);
             let annotation = self.annotation(&field.ty, Position::Field);
-            let mut arguments = Vec::new();
-            if let Some(description) = &field.description {
-                arguments.push(format!("description={}", string_literal(description)));
-            }
-            arguments.extend(self.constraints(field.ty.required()));
-            if field.ty.is_optional() {
-                arguments.push(DEFAULT_NONE.to_owned());
-            }
+            let arguments = self.field_arguments(field, "description");
             let default = match arguments.as_slice() {
                 [] => String::new(),
                 [only] if only == DEFAULT_NONE => " = None".to_owned(),
@@ -414,7 +408,7 @@ impl<'a> Emitter<'a> {
             for field in side {
                 let annotation = self.annotation(&field.ty, Position::Field);
                 let constructor = self.qualified("dspy", constructor);
-                let arguments = self.dspy_field_arguments(field).join(", ");
+                let arguments = self.field_arguments(field, "desc").join(", ");
                 let _ = writeln!(
                     fields,
                     "    {}: {annotation} = {constructor}({arguments})",
@@ -520,13 +514,17 @@ impl<'a> Emitter<'a> {
         format!("{annotated}[{base}, {field}({})]", constraints.join(", "))
     }
 
-    /// Keyword arguments of `dspy.InputField`/`dspy.OutputField`: `desc`, then the constraints
-    /// in the order `ge`, `le`, `min_length`, `max_length`, `pattern` (DSPy lists them in the
-    /// prompt in keyword order), then `default=None` for an optional field.
-    fn dspy_field_arguments(&mut self, field: &Field) -> Vec<String> {
+    /// Keyword arguments of `dspy.InputField`/`dspy.OutputField` (whose description keyword is
+    /// `desc`) or of a record's `pydantic.Field` (`description`): the description, then the
+    /// constraints in the order `ge`, `le`, `min_length`, `max_length`, `pattern` (DSPy lists
+    /// them in the prompt in keyword order), then `default=None` for an optional field.
+    fn field_arguments(&mut self, field: &Field, description_keyword: &str) -> Vec<String> {
         let mut arguments = Vec::new();
         if let Some(description) = &field.description {
-            arguments.push(format!("desc={}", string_literal(description)));
+            arguments.push(format!(
+                "{description_keyword}={}",
+                string_literal(description)
+            ));
         }
         arguments.extend(self.constraints(field.ty.required()));
         if field.ty.is_optional() {
@@ -536,62 +534,28 @@ impl<'a> Emitter<'a> {
     }
 
     /// pydantic `Field` keyword arguments for the constraints of `ty` itself (not of nested
-    /// types). A field's own constraints are those of its type without the outermost `?`.
+    /// types), in the order `ge`, `le`, `min_length`, `max_length`, `pattern`. A field's own
+    /// constraints are those of its type without the outermost `?`.
     fn constraints(&mut self, ty: &Type) -> Vec<String> {
+        let constraints = constraints::of(ty);
         let mut arguments = Vec::new();
-        let mut push = |name: &str, value: Option<String>| {
-            if let Some(value) = value {
-                arguments.push(format!("{name}={value}"));
+        if let Some(bounds) = constraints.bounds {
+            for (keyword, bound) in [("ge", bounds.min), ("le", bounds.max)] {
+                let value = match bound {
+                    Some(Number::Integer(integer)) => integer.to_string(),
+                    Some(Number::Float(float)) => self.float_literal(float),
+                    None => continue,
+                };
+                arguments.push(format!("{keyword}={value}"));
             }
-        };
-        match ty {
-            Type::String {
-                min_length,
-                max_length,
-                pattern,
-            } => {
-                push("min_length", min_length.map(|n| n.to_string()));
-                push("max_length", max_length.map(|n| n.to_string()));
-                push("pattern", pattern.as_deref().map(string_literal));
+        }
+        if let Some(length) = constraints.length {
+            for (keyword, count) in [("min_length", length.min), ("max_length", length.max)] {
+                arguments.extend(count.map(|count| format!("{keyword}={count}")));
             }
-            Type::Integer { min, max } => {
-                push("ge", min.map(|n| n.to_string()));
-                push("le", max.map(|n| n.to_string()));
-            }
-            Type::Float { min, max } => {
-                let (min, max) = (*min, *max);
-                let min = min.map(|value| self.float_literal(value));
-                let max = max.map(|value| self.float_literal(value));
-                arguments.extend(min.map(|value| format!("ge={value}")));
-                arguments.extend(max.map(|value| format!("le={value}")));
-            }
-            Type::Probability { min, max } => {
-                // Always within [0, 1]; `min`/`max` only narrow it.
-                let min = self.float_literal(min.map_or(0.0, |m| m.max(0.0)));
-                let max = self.float_literal(max.map_or(1.0, |m| m.min(1.0)));
-                arguments.push(format!("ge={min}"));
-                arguments.push(format!("le={max}"));
-            }
-            Type::List {
-                min_items: min,
-                max_items: max,
-                ..
-            }
-            | Type::Map {
-                min_entries: min,
-                max_entries: max,
-                ..
-            } => {
-                push("min_length", min.map(|n| n.to_string()));
-                push("max_length", max.map(|n| n.to_string()));
-            }
-            Type::ReasoningChain
-            | Type::Boolean
-            | Type::Json
-            | Type::Optional(_)
-            | Type::Literals(_)
-            | Type::Record(_)
-            | Type::Enum(_) => {}
+        }
+        if let Some(pattern) = constraints.pattern {
+            arguments.push(format!("pattern={}", string_literal(pattern)));
         }
         arguments
     }
@@ -778,77 +742,27 @@ mod tests {
     use super::*;
 
     fn source() -> Source {
-        Source {
-            path: "signatures/qa.sig".to_owned(),
-            module: "qa".to_owned(),
-        }
-    }
-
-    fn field(name: &str, ty: Type) -> Field {
-        Field {
-            name: name.to_owned(),
-            ty,
-            description: None,
-        }
-    }
-
-    fn described(name: &str, ty: Type, description: &str) -> Field {
-        Field {
-            description: Some(description.to_owned()),
-            ..field(name, ty)
-        }
-    }
-
-    fn probability() -> Type {
-        Type::Probability {
-            min: None,
-            max: None,
-        }
-    }
-
-    fn list(item: Type) -> Type {
-        Type::List {
-            item: Box::new(item),
-            min_items: None,
-            max_items: None,
-        }
-    }
-
-    fn signature(name: &str, inputs: Vec<Field>, outputs: Vec<Field>) -> Signature {
-        Signature {
-            name: name.to_owned(),
-            instructions: None,
-            inputs,
-            outputs,
-        }
+        Source::new("signatures/qa.sig", "qa")
     }
 
     fn qa() -> Signature {
-        Signature {
-            name: "QA".to_owned(),
-            instructions: Some("Answer questions with short factoid answers.".to_owned()),
-            inputs: vec![described(
-                "question",
-                Type::string(),
-                "the question to answer",
-            )],
-            outputs: vec![
-                described("answer", Type::string(), "often between 1 and 5 words"),
-                field("confidence", probability()),
+        Signature::new(
+            "QA",
+            vec![Field::new("question", Type::string()).with_description("the question to answer")],
+            vec![
+                Field::new("answer", Type::string())
+                    .with_description("often between 1 and 5 words"),
+                Field::new("confidence", Type::probability()),
             ],
-        }
+        )
+        .with_instructions("Answer questions with short factoid answers.")
     }
 
     #[test]
     fn writes_the_roadmap_signature() {
         let document = Document {
             signatures: vec![qa()],
-            programs: vec![Program {
-                name: "qa".to_owned(),
-                docs: None,
-                module: Module::ChainOfThought,
-                signature: "QA".to_owned(),
-            }],
+            programs: vec![Program::new("qa", Module::ChainOfThought, "QA")],
             ..Document::default()
         };
         let expected = r#"# generated by dspex from signatures/qa.sig; do not edit
@@ -891,31 +805,18 @@ qa = dspy.ChainOfThought(QA)
 
     #[test]
     fn maps_every_type_of_the_table() {
-        let signature = Signature {
-            name: "Everything".to_owned(),
-            instructions: None,
-            inputs: vec![
-                field("text", Type::string()),
-                field("steps", Type::ReasoningChain),
-                field(
-                    "count",
-                    Type::Integer {
-                        min: Some(-1),
-                        max: Some(5),
-                    },
-                ),
-                field(
-                    "score",
-                    Type::Float {
-                        min: Some(-1.0),
-                        max: None,
-                    },
-                ),
-                field("flag", Type::Boolean),
-                field("anything", Type::Json),
+        let signature = Signature::new(
+            "Everything",
+            vec![
+                Field::new("text", Type::string()),
+                Field::new("steps", Type::ReasoningChain),
+                Field::new("count", Type::integer_range(Some(-1), Some(5))),
+                Field::new("score", Type::float_range(Some(-1.0), None)),
+                Field::new("flag", Type::Boolean),
+                Field::new("anything", Type::Json),
             ],
-            outputs: vec![
-                field(
+            vec![
+                Field::new(
                     "tags",
                     Type::List {
                         item: Box::new(Type::String {
@@ -927,26 +828,10 @@ qa = dspy.ChainOfThought(QA)
                         max_items: Some(3),
                     },
                 ),
-                field(
-                    "weights",
-                    Type::Map {
-                        value: Box::new(probability()),
-                        min_entries: None,
-                        max_entries: None,
-                    },
-                ),
-                field(
-                    "maybe",
-                    Type::Optional(Box::new(Type::Integer {
-                        min: Some(1),
-                        max: None,
-                    })),
-                ),
-                field(
-                    "label",
-                    Type::Literals(vec!["yes".to_owned(), "no \"way\"".to_owned()]),
-                ),
-                field(
+                Field::new("weights", Type::map(Type::probability())),
+                Field::new("maybe", Type::optional(Type::integer_range(Some(1), None))),
+                Field::new("label", Type::literals(&["yes", "no \"way\""])),
+                Field::new(
                     "code",
                     Type::String {
                         min_length: None,
@@ -954,7 +839,7 @@ qa = dspy.ChainOfThought(QA)
                         pattern: Some(r"^\d{3}$".to_owned()),
                     },
                 ),
-                field(
+                Field::new(
                     "narrow",
                     Type::Probability {
                         min: Some(0.5),
@@ -962,7 +847,7 @@ qa = dspy.ChainOfThought(QA)
                     },
                 ),
             ],
-        };
+        );
         let document = Document {
             signatures: vec![signature],
             ..Document::default()
@@ -993,55 +878,35 @@ qa = dspy.ChainOfThought(QA)
     #[test]
     fn writes_enums_and_records_before_use() {
         let document = Document {
-            signatures: vec![Signature {
-                name: "Cite".to_owned(),
-                instructions: None,
-                inputs: vec![field("question", Type::string())],
-                outputs: vec![
-                    field("sources", list(Type::Record("Source".to_owned()))),
-                    field("mood", Type::Enum("Sentiment".to_owned())),
+            signatures: vec![Signature::new(
+                "Cite",
+                vec![Field::new("question", Type::string())],
+                vec![
+                    Field::new("sources", Type::list(Type::record("Source"))),
+                    Field::new("mood", Type::enumeration("Sentiment")),
                 ],
-            }],
+            )],
             records: vec![
-                Record {
-                    name: "Source".to_owned(),
-                    docs: Some("A cited source.".to_owned()),
-                    fields: vec![
-                        field("title", Type::string()),
-                        described("url", Type::string(), "a link to the page"),
-                        field("author", Type::Record("Person".to_owned())),
-                        field(
-                            "year",
-                            Type::Optional(Box::new(Type::Integer {
-                                min: None,
-                                max: None,
-                            })),
-                        ),
-                        Field {
-                            description: Some("how sure".to_owned()),
-                            ..field("confidence", Type::Optional(Box::new(probability())))
-                        },
+                Record::new(
+                    "Source",
+                    vec![
+                        Field::new("title", Type::string()),
+                        Field::new("url", Type::string()).with_description("a link to the page"),
+                        Field::new("author", Type::record("Person")),
+                        Field::new("year", Type::optional(Type::integer())),
+                        Field::new("confidence", Type::optional(Type::probability()))
+                            .with_description("how sure"),
                     ],
-                },
-                Record {
-                    name: "Person".to_owned(),
-                    docs: None,
-                    fields: vec![field("name", Type::string())],
-                },
+                )
+                .with_docs("A cited source."),
+                Record::new("Person", vec![Field::new("name", Type::string())]),
             ],
             enums: vec![Enum {
-                name: "Sentiment".to_owned(),
-                docs: None,
                 variants: vec![
-                    Variant {
-                        name: "positive".to_owned(),
-                        description: Some("good".to_owned()),
-                    },
-                    Variant {
-                        name: "None".to_owned(),
-                        description: None,
-                    },
+                    Variant::new("positive").with_description("good"),
+                    Variant::new("None"),
                 ],
+                ..Enum::new("Sentiment", &[])
             }],
             programs: vec![],
         };
@@ -1086,22 +951,17 @@ class Cite(dspy.Signature):
     fn recursive_records_use_forward_references() {
         let document = Document {
             records: vec![
-                Record {
-                    name: "Tree".to_owned(),
-                    docs: None,
-                    fields: vec![
-                        field("children", list(Type::Record("Tree".to_owned()))),
-                        field(
-                            "owner",
-                            Type::Optional(Box::new(Type::Record("Owner".to_owned()))),
-                        ),
+                Record::new(
+                    "Tree",
+                    vec![
+                        Field::new("children", Type::list(Type::record("Tree"))),
+                        Field::new("owner", Type::optional(Type::record("Owner"))),
                     ],
-                },
-                Record {
-                    name: "Owner".to_owned(),
-                    docs: None,
-                    fields: vec![field("trees", list(Type::Record("Tree".to_owned())))],
-                },
+                ),
+                Record::new(
+                    "Owner",
+                    vec![Field::new("trees", Type::list(Type::record("Tree")))],
+                ),
             ],
             ..Document::default()
         };
@@ -1124,10 +984,11 @@ class Cite(dspy.Signature):
     fn a_long_chain_of_records_does_not_overflow_the_stack() {
         let count = 20_000;
         let records = (0..count)
-            .map(|index| Record {
-                name: format!("R{index}"),
-                docs: None,
-                fields: vec![field("next", Type::Record(format!("R{}", index + 1)))],
+            .map(|index| {
+                Record::new(
+                    format!("R{index}"),
+                    vec![Field::new("next", Type::record(format!("R{}", index + 1)))],
+                )
             })
             .collect();
         let document = Document {
@@ -1156,12 +1017,7 @@ class Cite(dspy.Signature):
         for (module, line) in programs {
             let document = Document {
                 signatures: vec![qa()],
-                programs: vec![Program {
-                    name: "plain".to_owned(),
-                    docs: Some("Docs.".to_owned()),
-                    module,
-                    signature: "QA".to_owned(),
-                }],
+                programs: vec![Program::new("plain", module, "QA").with_docs("Docs.")],
                 ..Document::default()
             };
             let output = generate(&document, &source());
@@ -1179,26 +1035,20 @@ class Cite(dspy.Signature):
     #[test]
     fn names_shadowed_by_fields_or_declarations_go_through_aliases() {
         let document = Document {
-            signatures: vec![signature(
+            signatures: vec![Signature::new(
                 "Convert",
                 vec![
-                    field("string", Type::string()),
-                    field("list", list(Type::string())),
-                    field("person", Type::Record("person".to_owned())),
+                    Field::new("string", Type::string()),
+                    Field::new("list", Type::list(Type::string())),
+                    Field::new("person", Type::record("person")),
                 ],
-                vec![field("typing", Type::Optional(Box::new(Type::Boolean)))],
+                vec![Field::new("typing", Type::optional(Type::Boolean))],
             )],
-            records: vec![Record {
-                name: "person".to_owned(),
-                docs: None,
-                fields: vec![field("str", Type::Optional(Box::new(Type::string())))],
-            }],
-            programs: vec![Program {
-                name: "dspy".to_owned(),
-                docs: None,
-                module: Module::Predict,
-                signature: "Convert".to_owned(),
-            }],
+            records: vec![Record::new(
+                "person",
+                vec![Field::new("str", Type::optional(Type::string()))],
+            )],
+            programs: vec![Program::new("dspy", Module::Predict, "Convert")],
             ..Document::default()
         };
         let expected = r#"# generated by dspex from signatures/qa.sig; do not edit
@@ -1246,12 +1096,8 @@ dspy = _dspy.Predict(Convert)
             "name",
             "_x",
         ]
-        .iter()
-        .map(|name| Variant {
-            name: (*name).to_owned(),
-            description: None,
-        })
-        .collect();
+        .map(Variant::new)
+        .to_vec();
         assert_eq!(
             member_names(&variants),
             [
@@ -1298,10 +1144,7 @@ dspy = _dspy.Predict(Convert)
 
     #[test]
     fn escapes_the_header_path() {
-        let source = Source {
-            path: "odd\nname.sig".to_owned(),
-            module: "odd".to_owned(),
-        };
+        let source = Source::new("odd\nname.sig", "odd");
         assert_eq!(
             generate(&Document::default(), &source),
             "# generated by dspex from odd\\nname.sig; do not edit\n"

@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 
 use heck::{ToSnakeCase, ToUpperCamelCase};
 
+use super::constraints::{self, Bounds, Container, Length};
 use super::{header_text, Source};
 use crate::schema::{Document, Field, Type};
 
@@ -581,99 +582,57 @@ fn boxed_fields(document: &Document) -> HashSet<(usize, usize)> {
 /// `at most 5 items; items: at most 40 characters`. Each nesting level (list items, map
 /// values) is one `;`-separated part, its own constraints joined with `, `.
 fn constraint_text(ty: &Type) -> Option<String> {
-    let mut parts = Vec::new();
-    let mut subject = String::new();
-    let mut ty = ty;
-    loop {
-        let (phrases, inner, noun) = own_constraints(ty);
-        if !phrases.is_empty() {
+    let parts: Vec<String> = constraints::levels(ty)
+        .into_iter()
+        .map(|level| {
+            let own = level.constraints;
+            let pattern = own
+                .pattern
+                .map(|pattern| format!("matches {}", inline_code(&comment_safe(pattern))));
+            let phrases: Vec<String> = [
+                own.length.and_then(length_phrase),
+                own.bounds.and_then(range_phrase),
+                pattern,
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
             let phrases = phrases.join(", ");
-            parts.push(if subject.is_empty() {
+            // The innermost container first: `values of items`.
+            let subject: Vec<&str> = level
+                .path
+                .iter()
+                .rev()
+                .map(|container| match container {
+                    Container::ListItems => "items",
+                    Container::MapValues => "values",
+                })
+                .collect();
+            if subject.is_empty() {
                 phrases
             } else {
-                format!("{subject}: {phrases}")
-            });
-        }
-        let Some(inner) = inner else { break };
-        subject = if subject.is_empty() {
-            noun.to_string()
-        } else {
-            format!("{noun} of {subject}")
-        };
-        ty = inner;
-    }
+                format!("{}: {phrases}", subject.join(" of "))
+            }
+        })
+        .collect();
     (!parts.is_empty()).then(|| parts.join("; "))
 }
 
-/// A type's own constraints, and the type nested in it with what its values are called.
-fn own_constraints(ty: &Type) -> (Vec<String>, Option<&Type>, &'static str) {
-    match ty {
-        Type::String {
-            min_length,
-            max_length,
-            pattern,
-        } => {
-            let mut phrases: Vec<String> =
-                length_phrase(*min_length, *max_length, "character", "characters")
-                    .into_iter()
-                    .collect();
-            if let Some(pattern) = pattern {
-                phrases.push(format!("matches {}", inline_code(&comment_safe(pattern))));
-            }
-            (phrases, None, "")
+fn length_phrase(length: Length) -> Option<String> {
+    let unit = length.unit;
+    match (length.min, length.max) {
+        (Some(min), Some(max)) if min == max => {
+            Some(format!("exactly {min} {}", unit.counted(min)))
         }
-        Type::Integer { min, max } => (range_phrase(*min, *max).into_iter().collect(), None, ""),
-        Type::Float { min, max } => (range_phrase(*min, *max).into_iter().collect(), None, ""),
-        Type::Probability { min, max } => {
-            let range = range_phrase(Some(min.unwrap_or(0.0)), Some(max.unwrap_or(1.0)));
-            (range.into_iter().collect(), None, "")
-        }
-        Type::List {
-            item,
-            min_items,
-            max_items,
-        } => (
-            length_phrase(*min_items, *max_items, "item", "items")
-                .into_iter()
-                .collect(),
-            Some(item),
-            "items",
-        ),
-        Type::Map {
-            value,
-            min_entries,
-            max_entries,
-        } => (
-            length_phrase(*min_entries, *max_entries, "entry", "entries")
-                .into_iter()
-                .collect(),
-            Some(value),
-            "values",
-        ),
-        // `?` adds no constraint and no level: `list[string(max: 5)?]` still has items.
-        Type::Optional(inner) => own_constraints(inner),
-        Type::ReasoningChain
-        | Type::Boolean
-        | Type::Json
-        | Type::Literals(_)
-        | Type::Record(_)
-        | Type::Enum(_) => (Vec::new(), None, ""),
-    }
-}
-
-fn length_phrase(min: Option<u64>, max: Option<u64>, one: &str, many: &str) -> Option<String> {
-    let unit = |count: u64| if count == 1 { one } else { many };
-    match (min, max) {
-        (Some(min), Some(max)) if min == max => Some(format!("exactly {min} {}", unit(min))),
-        (Some(min), Some(max)) => Some(format!("between {min} and {max} {many}")),
-        (Some(min), None) => Some(format!("at least {min} {}", unit(min))),
-        (None, Some(max)) => Some(format!("at most {max} {}", unit(max))),
+        (Some(min), Some(max)) => Some(format!("between {min} and {max} {}", unit.plural())),
+        (Some(min), None) => Some(format!("at least {min} {}", unit.counted(min))),
+        (None, Some(max)) => Some(format!("at most {max} {}", unit.counted(max))),
         (None, None) => None,
     }
 }
 
-fn range_phrase<N: std::fmt::Display>(min: Option<N>, max: Option<N>) -> Option<String> {
-    match (min, max) {
+fn range_phrase(bounds: Bounds) -> Option<String> {
+    match (bounds.min, bounds.max) {
         (Some(min), Some(max)) => Some(format!("{min} <= value <= {max}")),
         (Some(min), None) => Some(format!("value >= {min}")),
         (None, Some(max)) => Some(format!("value <= {max}")),
@@ -1130,76 +1089,10 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{Enum, Record, Signature, Variant};
-
-    fn field(name: &str, ty: Type) -> Field {
-        Field {
-            name: name.to_string(),
-            ty,
-            description: None,
-        }
-    }
-
-    fn signature(name: &str, inputs: Vec<Field>, outputs: Vec<Field>) -> Signature {
-        Signature {
-            name: name.to_string(),
-            instructions: None,
-            inputs,
-            outputs,
-        }
-    }
-
-    fn record(name: &str, fields: Vec<Field>) -> Record {
-        Record {
-            name: name.to_string(),
-            docs: None,
-            fields,
-        }
-    }
-
-    fn enumeration(name: &str, variants: &[&str]) -> Enum {
-        Enum {
-            name: name.to_string(),
-            docs: None,
-            variants: variants
-                .iter()
-                .map(|v| Variant {
-                    name: v.to_string(),
-                    description: None,
-                })
-                .collect(),
-        }
-    }
+    use crate::schema::{Enum, Record, Signature};
 
     fn source() -> Source {
-        Source {
-            path: "signatures/qa.sig".to_string(),
-            module: "qa".to_string(),
-        }
-    }
-
-    fn literals(values: &[&str]) -> Type {
-        Type::Literals(values.iter().map(|v| v.to_string()).collect())
-    }
-
-    fn optional(ty: Type) -> Type {
-        Type::Optional(Box::new(ty))
-    }
-
-    fn list(item: Type) -> Type {
-        Type::List {
-            item: Box::new(item),
-            min_items: None,
-            max_items: None,
-        }
-    }
-
-    fn map(value: Type) -> Type {
-        Type::Map {
-            value: Box::new(value),
-            min_entries: None,
-            max_entries: None,
-        }
+        Source::new("signatures/qa.sig", "qa")
     }
 
     fn generate_for(document: &Document) -> String {
@@ -1208,24 +1101,15 @@ mod tests {
 
     #[test]
     fn qa_signature_becomes_input_and_output_structs() {
-        let mut qa = signature(
+        let qa = Signature::new(
             "QA",
-            vec![Field {
-                description: Some("the question to answer".to_string()),
-                ..field("question", Type::string())
-            }],
+            vec![Field::new("question", Type::string()).with_description("the question to answer")],
             vec![
-                field("answer", Type::string()),
-                field(
-                    "confidence",
-                    Type::Probability {
-                        min: None,
-                        max: None,
-                    },
-                ),
+                Field::new("answer", Type::string()),
+                Field::new("confidence", Type::probability()),
             ],
-        );
-        qa.instructions = Some("Answer questions with short factoid answers.".to_string());
+        )
+        .with_instructions("Answer questions with short factoid answers.");
         let document = Document {
             signatures: vec![qa],
             ..Document::default()
@@ -1266,39 +1150,21 @@ pub struct QAOutput {
     #[test]
     fn scalar_and_container_types_map_to_rust_types() {
         let document = Document {
-            signatures: vec![signature(
+            signatures: vec![Signature::new(
                 "Types",
                 vec![
-                    field("text", Type::string()),
-                    field("steps", Type::ReasoningChain),
-                    field(
-                        "count",
-                        Type::Integer {
-                            min: None,
-                            max: None,
-                        },
-                    ),
-                    field(
-                        "ratio",
-                        Type::Float {
-                            min: None,
-                            max: None,
-                        },
-                    ),
-                    field("flag", Type::Boolean),
-                    field("blob", Type::Json),
+                    Field::new("text", Type::string()),
+                    Field::new("steps", Type::ReasoningChain),
+                    Field::new("count", Type::integer()),
+                    Field::new("ratio", Type::float()),
+                    Field::new("flag", Type::Boolean),
+                    Field::new("blob", Type::Json),
                 ],
                 vec![
-                    field("items", list(Type::string())),
-                    field("scores", map(list(Type::Boolean))),
-                    field(
-                        "maybe",
-                        optional(Type::Integer {
-                            min: None,
-                            max: None,
-                        }),
-                    ),
-                    field("maybe_items", list(optional(Type::string()))),
+                    Field::new("items", Type::list(Type::string())),
+                    Field::new("scores", Type::map(Type::list(Type::Boolean))),
+                    Field::new("maybe", Type::optional(Type::integer())),
+                    Field::new("maybe_items", Type::list(Type::optional(Type::string()))),
                 ],
             )],
             ..Document::default()
@@ -1324,17 +1190,11 @@ pub struct QAOutput {
     #[test]
     fn constraints_are_documented() {
         let document = Document {
-            signatures: vec![signature(
+            signatures: vec![Signature::new(
                 "Limits",
                 vec![
-                    field(
-                        "rating",
-                        Type::Integer {
-                            min: Some(1),
-                            max: Some(5),
-                        },
-                    ),
-                    field(
+                    Field::new("rating", Type::integer_range(Some(1), Some(5))),
+                    Field::new(
                         "tweet",
                         Type::String {
                             min_length: None,
@@ -1342,7 +1202,7 @@ pub struct QAOutput {
                             pattern: None,
                         },
                     ),
-                    field(
+                    Field::new(
                         "code",
                         Type::String {
                             min_length: None,
@@ -1352,7 +1212,7 @@ pub struct QAOutput {
                     ),
                 ],
                 vec![
-                    field(
+                    Field::new(
                         "tags",
                         Type::List {
                             item: Box::new(Type::String {
@@ -1364,18 +1224,15 @@ pub struct QAOutput {
                             max_items: Some(1),
                         },
                     ),
-                    field(
+                    Field::new(
                         "weights",
-                        optional(Type::Map {
-                            value: Box::new(Type::Float {
-                                min: Some(-1.5),
-                                max: None,
-                            }),
+                        Type::optional(Type::Map {
+                            value: Box::new(Type::float_range(Some(-1.5), None)),
                             min_entries: None,
                             max_entries: Some(3),
                         }),
                     ),
-                    field(
+                    Field::new(
                         "tick",
                         Type::String {
                             min_length: Some(2),
@@ -1383,14 +1240,11 @@ pub struct QAOutput {
                             pattern: Some("a`b".to_string()),
                         },
                     ),
-                    field(
+                    Field::new(
                         "grid",
                         Type::List {
                             item: Box::new(Type::List {
-                                item: Box::new(optional(Type::Float {
-                                    min: Some(0.0),
-                                    max: None,
-                                })),
+                                item: Box::new(Type::optional(Type::float_range(Some(0.0), None))),
                                 min_items: Some(1),
                                 max_items: None,
                             }),
@@ -1398,7 +1252,7 @@ pub struct QAOutput {
                             max_items: Some(10),
                         },
                     ),
-                    field(
+                    Field::new(
                         "line",
                         Type::String {
                             min_length: None,
@@ -1406,7 +1260,7 @@ pub struct QAOutput {
                             pattern: Some("^[^\n]+$".to_string()),
                         },
                     ),
-                    field(
+                    Field::new(
                         "score",
                         Type::Probability {
                             min: Some(0.25),
@@ -1436,17 +1290,20 @@ pub struct QAOutput {
     #[test]
     fn keyword_field_names_use_raw_or_suffixed_identifiers() {
         let document = Document {
-            signatures: vec![signature(
+            signatures: vec![Signature::new(
                 "Keywords",
                 vec![
-                    field("type", Type::string()),
-                    field("self", Type::string()),
-                    field("self_", Type::string()),
-                    field("super", Type::string()),
-                    field("crate", Type::string()),
-                    field("gen", Type::string()),
+                    Field::new("type", Type::string()),
+                    Field::new("self", Type::string()),
+                    Field::new("self_", Type::string()),
+                    Field::new("super", Type::string()),
+                    Field::new("crate", Type::string()),
+                    Field::new("gen", Type::string()),
                 ],
-                vec![field("async", Type::string()), field("_", Type::string())],
+                vec![
+                    Field::new("async", Type::string()),
+                    Field::new("_", Type::string()),
+                ],
             )],
             ..Document::default()
         };
@@ -1469,14 +1326,14 @@ pub struct QAOutput {
     #[test]
     fn non_ascii_field_names_are_identifiers_with_explicit_keys() {
         let document = Document {
-            signatures: vec![signature(
+            signatures: vec![Signature::new(
                 "Fiche",
                 vec![
-                    field("prénom", Type::string()),
-                    field("名前", Type::string()),
+                    Field::new("prénom", Type::string()),
+                    Field::new("名前", Type::string()),
                 ],
                 // `e` + combining acute accent: valid Rust, but rustc would normalize it.
-                vec![field("e\u{301}t\u{e9}", Type::string())],
+                vec![Field::new("e\u{301}t\u{e9}", Type::string())],
             )],
             ..Document::default()
         };
@@ -1494,14 +1351,14 @@ pub struct QAOutput {
 
     #[test]
     fn enums_get_pascal_case_variants_with_renames() {
-        let mut language = enumeration("Language", &["english", "not_sure"]);
-        language.docs = Some("The language a text is written in.".to_string());
+        let mut language = Enum::new("Language", &["english", "not_sure"])
+            .with_docs("The language a text is written in.");
         language.variants[0].description = Some("spoken in many places".to_string());
         let document = Document {
-            signatures: vec![signature(
+            signatures: vec![Signature::new(
                 "Detect",
-                vec![field("text", Type::string())],
-                vec![field("language", Type::Enum("Language".to_string()))],
+                vec![Field::new("text", Type::string())],
+                vec![Field::new("language", Type::enumeration("Language"))],
             )],
             enums: vec![language],
             ..Document::default()
@@ -1525,16 +1382,19 @@ pub enum Language {
     #[test]
     fn literal_unions_become_enums_named_after_owner_and_field() {
         let document = Document {
-            signatures: vec![signature(
+            signatures: vec![Signature::new(
                 "Moderate",
-                vec![field("text", Type::string())],
+                vec![Field::new("text", Type::string())],
                 vec![
-                    field("decision", literals(&["allow", "review", "block"])),
-                    field(
+                    Field::new("decision", Type::literals(&["allow", "review", "block"])),
+                    Field::new(
                         "categories",
-                        list(literals(&["off_topic", "N/A", "1", "", "n-a"])),
+                        Type::list(Type::literals(&["off_topic", "N/A", "1", "", "n-a"])),
                     ),
-                    field("level", optional(literals(&["Self", "variant 0", "x"]))),
+                    Field::new(
+                        "level",
+                        Type::optional(Type::literals(&["Self", "variant 0", "x"])),
+                    ),
                 ],
             )],
             ..Document::default()
@@ -1563,14 +1423,14 @@ pub enum Language {
     #[test]
     fn colliding_type_names_are_numbered_in_declaration_order() {
         let document = Document {
-            signatures: vec![signature(
+            signatures: vec![Signature::new(
                 "QA",
-                vec![field("kind", literals(&["a", "b"]))],
-                vec![field("answer", Type::Record("QAInput".to_string()))],
+                vec![Field::new("kind", Type::literals(&["a", "b"]))],
+                vec![Field::new("answer", Type::record("QAInput"))],
             )],
             records: vec![
-                record("QAInput", vec![field("text", Type::string())]),
-                record("QAInput2Kind", vec![field("text", Type::string())]),
+                Record::new("QAInput", vec![Field::new("text", Type::string())]),
+                Record::new("QAInput2Kind", vec![Field::new("text", Type::string())]),
             ],
             ..Document::default()
         };
@@ -1593,24 +1453,18 @@ pub enum Language {
     #[test]
     fn shadowed_standard_names_are_fully_qualified() {
         let document = Document {
-            signatures: vec![signature(
+            signatures: vec![Signature::new(
                 "Shadow",
-                vec![field("text", optional(Type::string()))],
+                vec![Field::new("text", Type::optional(Type::string()))],
                 vec![
-                    field("items", list(Type::Record("String".to_string()))),
-                    field(
-                        "counts",
-                        map(Type::Integer {
-                            min: None,
-                            max: None,
-                        }),
-                    ),
+                    Field::new("items", Type::list(Type::record("String"))),
+                    Field::new("counts", Type::map(Type::integer())),
                 ],
             )],
             records: vec![
-                record("String", vec![field("value", Type::Boolean)]),
-                record("Option", vec![]),
-                record("serde", vec![]),
+                Record::new("String", vec![Field::new("value", Type::Boolean)]),
+                Record::new("Option", vec![]),
+                Record::new("serde", vec![]),
             ],
             ..Document::default()
         };
@@ -1630,29 +1484,26 @@ pub enum Language {
     #[test]
     fn only_fields_closing_a_direct_cycle_are_boxed() {
         let document = Document {
-            signatures: vec![signature(
+            signatures: vec![Signature::new(
                 "Org",
-                vec![field("text", Type::string())],
-                vec![field("ceo", Type::Record("Employee".to_string()))],
+                vec![Field::new("text", Type::string())],
+                vec![Field::new("ceo", Type::record("Employee"))],
             )],
             records: vec![
-                record(
+                Record::new(
                     "Employee",
                     vec![
-                        field("manager", optional(Type::Record("Employee".to_string()))),
-                        field("reports", list(Type::Record("Employee".to_string()))),
-                        field("team", optional(Type::Record("Team".to_string()))),
-                        field("office", Type::Record("Office".to_string())),
+                        Field::new("manager", Type::optional(Type::record("Employee"))),
+                        Field::new("reports", Type::list(Type::record("Employee"))),
+                        Field::new("team", Type::optional(Type::record("Team"))),
+                        Field::new("office", Type::record("Office")),
                     ],
                 ),
-                record(
+                Record::new(
                     "Team",
-                    vec![field(
-                        "lead",
-                        optional(Type::Record("Employee".to_string())),
-                    )],
+                    vec![Field::new("lead", Type::optional(Type::record("Employee")))],
                 ),
-                record("Office", vec![field("city", Type::string())]),
+                Record::new("Office", vec![Field::new("city", Type::string())]),
             ],
             ..Document::default()
         };
@@ -1671,26 +1522,17 @@ pub enum Language {
 
     #[test]
     fn docs_cannot_break_out_of_comments_or_become_doctests() {
-        let mut sig = signature(
+        let sig = Signature::new(
             "Docs",
-            vec![Field {
-                description: Some("a\u{202e}b\rc\td".to_string()),
-                ..field("text", Type::string())
-            }],
-            vec![field("answer", Type::string())],
-        );
-        sig.instructions = Some("First.\n```\nfn main() {}\n```\n    indented code\n".to_string());
+            vec![Field::new("text", Type::string()).with_description("a\u{202e}b\rc\td")],
+            vec![Field::new("answer", Type::string())],
+        )
+        .with_instructions("First.\n```\nfn main() {}\n```\n    indented code\n");
         let document = Document {
             signatures: vec![sig],
             ..Document::default()
         };
-        let code = generate(
-            &document,
-            &Source {
-                path: "odd\nname.sig".to_string(),
-                module: "odd".to_string(),
-            },
-        );
+        let code = generate(&document, &Source::new("odd\nname.sig", "odd"));
         assert!(code.starts_with("// generated by dspex from odd\\nname.sig; do not edit\n"));
         assert!(code
             .contains("/// First.\n/// \\```\n/// fn main() {}\n/// \\```\n/// indented code\n"));
@@ -1733,13 +1575,16 @@ pub enum Language {
     #[test]
     fn output_is_deterministic() {
         let document = Document {
-            signatures: vec![signature(
+            signatures: vec![Signature::new(
                 "A",
-                vec![field("x", literals(&["p", "q"]))],
-                vec![field("y", Type::Record("R".to_string()))],
+                vec![Field::new("x", Type::literals(&["p", "q"]))],
+                vec![Field::new("y", Type::record("R"))],
             )],
-            records: vec![record("R", vec![field("z", literals(&["a", "b"]))])],
-            enums: vec![enumeration("E", &["one", "two"])],
+            records: vec![Record::new(
+                "R",
+                vec![Field::new("z", Type::literals(&["a", "b"]))],
+            )],
+            enums: vec![Enum::new("E", &["one", "two"])],
             ..Document::default()
         };
         let first = generate_for(&document);

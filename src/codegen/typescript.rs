@@ -7,6 +7,7 @@
 
 use serde_json::Value;
 
+use super::constraints::{self, Bounds, Container, Length};
 use super::{header_text, json_schema, Source};
 use crate::schema::{Document, Enum, Field, Signature, Type};
 
@@ -302,86 +303,55 @@ fn constraint_notes(ty: &Type) -> Vec<String> {
         .collect()
 }
 
+/// The constraints of every level of `ty`, nested ones after `each item: ` or `each value: `.
 fn constraint_phrases(ty: &Type) -> Vec<String> {
-    match ty {
-        Type::String {
-            min_length,
-            max_length,
-            pattern,
-        } => {
-            let mut phrases: Vec<String> = count_phrase(*min_length, *max_length, "character")
+    let mut phrases = Vec::new();
+    for level in constraints::levels(ty) {
+        let subject: String = level
+            .path
+            .iter()
+            .map(|container| match container {
+                Container::ListItems => "each item: ",
+                Container::MapValues => "each value: ",
+            })
+            .collect();
+        let own = level.constraints;
+        let level_phrases = [
+            own.length.and_then(count_phrase),
+            own.bounds.and_then(bound_phrase),
+            own.pattern
+                .map(|pattern| format!("matches the regular expression `{pattern}`")),
+        ];
+        phrases.extend(
+            level_phrases
                 .into_iter()
-                .collect();
-            if let Some(pattern) = pattern {
-                phrases.push(format!("matches the regular expression `{pattern}`"));
-            }
-            phrases
-        }
-        Type::Integer { min, max } => bound_phrase(*min, *max).into_iter().collect(),
-        Type::Float { min, max } => bound_phrase(*min, *max).into_iter().collect(),
-        Type::Probability { min, max } => {
-            let (minimum, maximum) = json_schema::probability_bounds(*min, *max);
-            vec![format!("a probability from {minimum} to {maximum}")]
-        }
-        Type::List {
-            item,
-            min_items,
-            max_items,
-        } => {
-            let mut phrases: Vec<String> = count_phrase(*min_items, *max_items, "item")
-                .into_iter()
-                .collect();
-            phrases.extend(
-                constraint_phrases(item)
-                    .into_iter()
-                    .map(|phrase| format!("each item: {phrase}")),
-            );
-            phrases
-        }
-        Type::Map {
-            value,
-            min_entries,
-            max_entries,
-        } => {
-            let mut phrases: Vec<String> = count_phrase(*min_entries, *max_entries, "entry")
-                .into_iter()
-                .collect();
-            phrases.extend(
-                constraint_phrases(value)
-                    .into_iter()
-                    .map(|phrase| format!("each value: {phrase}")),
-            );
-            phrases
-        }
-        Type::Optional(inner) => constraint_phrases(inner),
-        Type::ReasoningChain
-        | Type::Boolean
-        | Type::Json
-        | Type::Literals(_)
-        | Type::Record(_)
-        | Type::Enum(_) => Vec::new(),
+                .flatten()
+                .map(|phrase| format!("{subject}{phrase}")),
+        );
     }
+    phrases
 }
 
 /// "at least 1 item", "at most 5 characters", "from 1 to 3 entries".
-fn count_phrase(min: Option<u64>, max: Option<u64>, noun: &str) -> Option<String> {
-    let plural = |count: u64| match (count, noun) {
-        (1, _) => noun.to_string(),
-        (_, "entry") => "entries".to_string(),
-        _ => format!("{noun}s"),
-    };
-    match (min, max) {
-        (Some(min), Some(max)) if min == max => Some(format!("exactly {min} {}", plural(min))),
-        (Some(min), Some(max)) => Some(format!("from {min} to {max} {}", plural(max))),
-        (Some(min), None) => Some(format!("at least {min} {}", plural(min))),
-        (None, Some(max)) => Some(format!("at most {max} {}", plural(max))),
+fn count_phrase(length: Length) -> Option<String> {
+    let unit = length.unit;
+    match (length.min, length.max) {
+        (Some(min), Some(max)) if min == max => {
+            Some(format!("exactly {min} {}", unit.counted(min)))
+        }
+        (Some(min), Some(max)) => Some(format!("from {min} to {max} {}", unit.counted(max))),
+        (Some(min), None) => Some(format!("at least {min} {}", unit.counted(min))),
+        (None, Some(max)) => Some(format!("at most {max} {}", unit.counted(max))),
         (None, None) => None,
     }
 }
 
-/// "at least 0", "at most 5", "from 1 to 5".
-fn bound_phrase<N: std::fmt::Display>(min: Option<N>, max: Option<N>) -> Option<String> {
-    match (min, max) {
+/// "at least 0", "at most 5", "from 1 to 5", "a probability from 0 to 1".
+fn bound_phrase(bounds: Bounds) -> Option<String> {
+    match (bounds.min, bounds.max) {
+        (Some(min), Some(max)) if bounds.probability => {
+            Some(format!("a probability from {min} to {max}"))
+        }
         (Some(min), Some(max)) => Some(format!("from {min} to {max}")),
         (Some(min), None) => Some(format!("at least {min}")),
         (None, Some(max)) => Some(format!("at most {max}")),
@@ -474,21 +444,10 @@ fn property_key(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{Record, Variant};
-
-    fn field(name: &str, ty: Type, description: Option<&str>) -> Field {
-        Field {
-            name: name.into(),
-            ty,
-            description: description.map(Into::into),
-        }
-    }
+    use crate::schema::Record;
 
     fn source() -> Source {
-        Source {
-            path: "signatures/qa.sig".into(),
-            module: "qa".into(),
-        }
+        Source::new("signatures/qa.sig", "qa")
     }
 
     fn render(ty: Type) -> String {
@@ -498,39 +457,24 @@ mod tests {
 
     #[test]
     fn types_are_spelled_as_typescript() {
-        let literals = || Type::Literals(vec!["a".into(), "b\"c".into()]);
+        let literals = || Type::literals(&["a", "b\"c"]);
         assert_eq!(render(Type::string()), "string");
         assert_eq!(render(Type::ReasoningChain), "string");
-        assert_eq!(
-            render(Type::Probability {
-                min: None,
-                max: None
-            }),
-            "number"
-        );
+        assert_eq!(render(Type::probability()), "number");
         assert_eq!(render(Type::Json), "unknown");
         assert_eq!(render(literals()), r#""a" | "b\"c""#);
         assert_eq!(
-            render(Type::Literals(vec!["line\u{2028}break".into()])),
+            render(Type::literals(&["line\u{2028}break"])),
             r#""line\u2028break""#
         );
-        let list = |item| Type::List {
-            item: Box::new(item),
-            min_items: None,
-            max_items: None,
-        };
-        assert_eq!(render(list(literals())), r#"("a" | "b\"c")[]"#);
-        assert_eq!(render(list(Type::Literals(vec!["a".into()]))), r#""a"[]"#);
+        assert_eq!(render(Type::list(literals())), r#"("a" | "b\"c")[]"#);
+        assert_eq!(render(Type::list(Type::literals(&["a"]))), r#""a"[]"#);
         assert_eq!(
-            render(list(Type::Optional(Box::new(Type::Boolean)))),
+            render(Type::list(Type::optional(Type::Boolean))),
             "(boolean | null)[]"
         );
         assert_eq!(
-            render(Type::Map {
-                value: Box::new(list(Type::string())),
-                min_entries: None,
-                max_entries: None,
-            }),
+            render(Type::map(Type::list(Type::string()))),
             "Record<string, string[]>"
         );
     }
@@ -602,10 +546,7 @@ mod tests {
             ["A probability from 0.5 to 1."]
         );
         let entries = Type::Map {
-            value: Box::new(Type::Integer {
-                min: Some(0),
-                max: None,
-            }),
+            value: Box::new(Type::integer_range(Some(0), None)),
             min_entries: Some(2),
             max_entries: Some(20),
         };
@@ -618,27 +559,11 @@ mod tests {
     #[test]
     fn reserved_names_and_a_shadowed_record_type_stay_valid() {
         let document = Document {
-            records: vec![Record {
-                name: "Record".into(),
-                docs: None,
-                fields: vec![field(
-                    "tags",
-                    Type::Map {
-                        value: Box::new(Type::Enum("string".into())),
-                        min_entries: None,
-                        max_entries: None,
-                    },
-                    None,
-                )],
-            }],
-            enums: vec![Enum {
-                name: "string".into(),
-                docs: None,
-                variants: vec![Variant {
-                    name: "x".into(),
-                    description: None,
-                }],
-            }],
+            records: vec![Record::new(
+                "Record",
+                vec![Field::new("tags", Type::map(Type::enumeration("string")))],
+            )],
+            enums: vec![Enum::new("string", &["x"])],
             ..Document::default()
         };
         let text = generate(&document, &source());
@@ -649,22 +574,19 @@ mod tests {
     #[test]
     fn a_signature_gives_two_interfaces_and_a_schema_constant() {
         let document = Document {
-            signatures: vec![Signature {
-                name: "QA".into(),
-                instructions: Some("Answer questions.".into()),
-                inputs: vec![field("question", Type::string(), Some("the question"))],
-                outputs: vec![
-                    field("answer", Type::string(), None),
-                    field(
+            signatures: vec![Signature::new(
+                "QA",
+                vec![Field::new("question", Type::string()).with_description("the question")],
+                vec![
+                    Field::new("answer", Type::string()),
+                    Field::new(
                         "score",
-                        Type::Optional(Box::new(Type::Integer {
-                            min: Some(1),
-                            max: Some(5),
-                        })),
-                        Some("how good"),
-                    ),
+                        Type::optional(Type::integer_range(Some(1), Some(5))),
+                    )
+                    .with_description("how good"),
                 ],
-            }],
+            )
+            .with_instructions("Answer questions.")],
             ..Document::default()
         };
         let text = generate(&document, &source());
@@ -709,10 +631,7 @@ export const QASchema = {
     #[test]
     fn the_header_stays_on_one_line_and_an_empty_file_is_a_module() {
         let document = Document::default();
-        let source = Source {
-            path: "odd\nname.sig".into(),
-            module: "odd".into(),
-        };
+        let source = Source::new("odd\nname.sig", "odd");
         assert_eq!(
             generate(&document, &source),
             "// generated by dspex from odd name.sig; do not edit\n\nexport {};\n"

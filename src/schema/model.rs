@@ -22,12 +22,51 @@ pub struct Signature {
     pub outputs: Vec<Field>,
 }
 
+impl Signature {
+    /// A signature without instructions; DSPy then writes its default ones.
+    pub fn new(name: impl Into<String>, inputs: Vec<Field>, outputs: Vec<Field>) -> Signature {
+        Signature {
+            name: name.into(),
+            instructions: None,
+            inputs,
+            outputs,
+        }
+    }
+
+    /// This signature with `instructions`, as its `///` docs give them.
+    pub fn with_instructions(self, instructions: impl Into<String>) -> Signature {
+        Signature {
+            instructions: Some(instructions.into()),
+            ..self
+        }
+    }
+}
+
 /// A named, typed slot of a signature or a record.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Field {
     pub name: String,
     pub ty: Type,
     pub description: Option<String>,
+}
+
+impl Field {
+    /// A field without a description.
+    pub fn new(name: impl Into<String>, ty: Type) -> Field {
+        Field {
+            name: name.into(),
+            ty,
+            description: None,
+        }
+    }
+
+    /// This field with `description`, the text a `.sig` file writes after its type.
+    pub fn with_description(self, description: impl Into<String>) -> Field {
+        Field {
+            description: Some(description.into()),
+            ..self
+        }
+    }
 }
 
 /// A `type Name { ... }` declaration: a structured value with named fields.
@@ -38,6 +77,25 @@ pub struct Record {
     pub fields: Vec<Field>,
 }
 
+impl Record {
+    /// A record without docs.
+    pub fn new(name: impl Into<String>, fields: Vec<Field>) -> Record {
+        Record {
+            name: name.into(),
+            docs: None,
+            fields,
+        }
+    }
+
+    /// This record with `docs`, its `///` comment.
+    pub fn with_docs(self, docs: impl Into<String>) -> Record {
+        Record {
+            docs: Some(docs.into()),
+            ..self
+        }
+    }
+}
+
 /// An `enum Name { a, b }` declaration: one of a fixed set of names.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Enum {
@@ -46,10 +104,50 @@ pub struct Enum {
     pub variants: Vec<Variant>,
 }
 
+impl Enum {
+    /// An enum without docs whose variants have these names and no descriptions.
+    pub fn new(name: impl Into<String>, variants: &[&str]) -> Enum {
+        Enum {
+            name: name.into(),
+            docs: None,
+            variants: variants
+                .iter()
+                .map(|variant| Variant::new(*variant))
+                .collect(),
+        }
+    }
+
+    /// This enum with `docs`, its `///` comment.
+    pub fn with_docs(self, docs: impl Into<String>) -> Enum {
+        Enum {
+            docs: Some(docs.into()),
+            ..self
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Variant {
     pub name: String,
     pub description: Option<String>,
+}
+
+impl Variant {
+    /// A variant without a description.
+    pub fn new(name: impl Into<String>) -> Variant {
+        Variant {
+            name: name.into(),
+            description: None,
+        }
+    }
+
+    /// This variant with `description`, the text a `.sig` file writes after its name.
+    pub fn with_description(self, description: impl Into<String>) -> Variant {
+        Variant {
+            description: Some(description.into()),
+            ..self
+        }
+    }
 }
 
 /// `program name = module(Signature, args...)`.
@@ -60,6 +158,26 @@ pub struct Program {
     pub module: Module,
     /// Name of a signature declared in the same document.
     pub signature: String,
+}
+
+impl Program {
+    /// A program without docs that runs `module` over the signature named `signature`.
+    pub fn new(name: impl Into<String>, module: Module, signature: impl Into<String>) -> Program {
+        Program {
+            name: name.into(),
+            docs: None,
+            module,
+            signature: signature.into(),
+        }
+    }
+
+    /// This program with `docs`, its `///` comment.
+    pub fn with_docs(self, docs: impl Into<String>) -> Program {
+        Program {
+            docs: Some(docs.into()),
+            ..self
+        }
+    }
 }
 
 /// The modules of language version 1, with their validated arguments.
@@ -151,6 +269,72 @@ impl Type {
             max_length: None,
             pattern: None,
         }
+    }
+
+    /// An integer with no bounds.
+    pub fn integer() -> Type {
+        Type::integer_range(None, None)
+    }
+
+    /// An integer within `min..=max`; `None` leaves that side open.
+    pub fn integer_range(min: Option<i64>, max: Option<i64>) -> Type {
+        Type::Integer { min, max }
+    }
+
+    /// A float with no bounds.
+    pub fn float() -> Type {
+        Type::float_range(None, None)
+    }
+
+    /// A float within `min..=max`; `None` leaves that side open.
+    pub fn float_range(min: Option<f64>, max: Option<f64>) -> Type {
+        Type::Float { min, max }
+    }
+
+    /// A probability: a number in `[0, 1]`, not narrowed further.
+    pub fn probability() -> Type {
+        Type::Probability {
+            min: None,
+            max: None,
+        }
+    }
+
+    /// `list[item]` with no bounds on its length.
+    pub fn list(item: Type) -> Type {
+        Type::List {
+            item: Box::new(item),
+            min_items: None,
+            max_items: None,
+        }
+    }
+
+    /// `map[value]` with no bounds on its size.
+    pub fn map(value: Type) -> Type {
+        Type::Map {
+            value: Box::new(value),
+            min_entries: None,
+            max_entries: None,
+        }
+    }
+
+    /// `inner?`.
+    pub fn optional(inner: Type) -> Type {
+        Type::Optional(Box::new(inner))
+    }
+
+    /// A union of these literal strings, in this order.
+    pub fn literals(values: &[&str]) -> Type {
+        Type::Literals(values.iter().map(|value| (*value).to_owned()).collect())
+    }
+
+    /// A reference to the `type` called `name`.
+    pub fn record(name: impl Into<String>) -> Type {
+        Type::Record(name.into())
+    }
+
+    /// A reference to the `enum` called `name`.
+    pub fn enumeration(name: impl Into<String>) -> Type {
+        Type::Enum(name.into())
     }
 
     /// Whether a value may be left out (the outermost type is `T?`).

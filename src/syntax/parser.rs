@@ -894,4 +894,3 @@ fn too_deep(text: &str) -> Option<usize> {
     }
     None
 }
-

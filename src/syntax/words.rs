@@ -10,9 +10,7 @@ fn describe(rule: Rule) -> Option<(u8, &'static str)> {
         Rule::ident => (0, "a name"),
         Rule::field | Rule::field_entry | Rule::field_line_entry => (1, "a field"),
         Rule::variant | Rule::variant_entry => (1, "an enum variant"),
-        Rule::type_expr | Rule::named_type | Rule::literal_union => {
-            (2, "a type")
-        }
+        Rule::type_expr | Rule::named_type | Rule::literal_union => (2, "a type"),
         Rule::value => (3, "a value"),
         Rule::argument | Rule::named_argument => (3, "an argument"),
         Rule::number => (3, "a number"),
