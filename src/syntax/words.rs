@@ -114,6 +114,9 @@ fn hint(source: &str, at: usize, token: &str, expected: &[Rule]) -> Option<Strin
         _ if starts_control && !matches!(token, "\n" | "\r" | "\t") => {
             "remove the control character; `.sig` files are plain text".to_string()
         }
+        _ if expected == [Rule::colon] && inside_parentheses(before) => {
+            "a constraint is written as a name, `:` and a value, such as `max: 3`".to_string()
+        }
         ":" if before.ends_with('"') => {
             "the description goes after the type: `name: string \"...\"`".to_string()
         }
@@ -181,6 +184,13 @@ fn hint(source: &str, at: usize, token: &str, expected: &[Rule]) -> Option<Strin
         }
         _ => return None,
     })
+}
+
+/// Whether `before` ends inside an unclosed `(` on its line (a constraint list).
+fn inside_parentheses(before: &str) -> bool {
+    let line = before.rsplit('\n').next().unwrap_or(before);
+    line.rfind('(')
+        .is_some_and(|open| !line[open..].contains(')'))
 }
 
 /// Whether only the end of the line (or the end of the file) was expected.
