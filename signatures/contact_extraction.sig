@@ -5,7 +5,7 @@ type Address {
     street: string?
     city: string?
     postal_code: string(pattern: "^[0-9A-Z -]{3,10}$")?
-    country_code: string(pattern: "^[A-Z]{2}$")?    "ISO 3166-1 alpha-2"
+    country_code: string(pattern: "^[A-Z]{2}$")? "ISO 3166-1 alpha-2"
 }
 
 /// One person mentioned in the text.
@@ -23,7 +23,7 @@ signature ExtractContacts {
     text: string
     ->
     contacts: list[Contact](min: 1)
-    organizations: list[string](min: 1)   "companies and institutions named in the text"
+    organizations: list[string](min: 1) "companies and institutions named in the text"
 }
 
 program extract = predict(ExtractContacts)

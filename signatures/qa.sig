@@ -4,10 +4,10 @@
 /// Answer questions with short factoid answers.
 /// If the question cannot be answered, say so instead of guessing.
 signature QA {
-    question: string          "the question to answer"
+    question: string        "the question to answer"
     ->
-    answer: string            "often between 1 and 5 words"
-    confidence: probability   "how sure you are, from 0 to 1"
+    answer: string          "often between 1 and 5 words"
+    confidence: probability "how sure you are, from 0 to 1"
 }
 
 // The plain call: one request to the model.
