@@ -14,7 +14,7 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 
 /// Size the corpus grows to (it stops at the first unit boundary past this).
 const CORPUS_BYTES: usize = 1_000_000;
@@ -220,6 +220,9 @@ fn benchmarks(criterion: &mut Criterion) {
 
     let mut group = criterion.benchmark_group("sig");
     group.throughput(Throughput::Bytes(source.len() as u64));
+    // Each iteration takes tens of milliseconds: flat sampling keeps 10 samples inside the
+    // measurement time instead of criterion's growing 1, 2, ... 10-iteration samples.
+    group.sampling_mode(SamplingMode::Flat);
     group.bench_function("parse", |bencher| {
         bencher.iter(|| dspex::syntax::parse(black_box(&source)))
     });
