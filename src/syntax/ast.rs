@@ -32,17 +32,6 @@ impl Item {
             Item::Program(p) => p.span,
         }
     }
-
-    /// Whether a syntax error cut this item short; the checker then skips checks whose
-    /// findings would only repeat that error.
-    pub fn is_recovered(&self) -> bool {
-        match self {
-            Item::Signature(s) => s.recovered,
-            Item::Type(t) => t.recovered,
-            Item::Enum(e) => e.recovered,
-            Item::Program(_) => false,
-        }
-    }
 }
 
 /// An identifier with its span.

@@ -234,15 +234,10 @@ impl Formatter<'_> {
                     p.module.name,
                     arguments.join(", ")
                 ));
-                self.end_line(span.end, self.next_item_limit());
+                self.end_line(span.end, self.source.len());
             }
         }
         self.last_end = self.last_end.max(span.end);
-    }
-
-    /// Trailing comments of an item may stand anywhere up to the end of its last line.
-    fn next_item_limit(&self) -> usize {
-        self.source.len()
     }
 
     fn signature_line(&mut self, signature: &SignatureDecl) {
@@ -260,7 +255,7 @@ impl Formatter<'_> {
         let line = format!("signature {single}");
         if line.chars().count() <= MAX_WIDTH && !self.has_comment_within(span) {
             self.out.push_str(&line);
-            self.end_line(span.end, self.next_item_limit());
+            self.end_line(span.end, self.source.len());
             return;
         }
         // One field per line: `,` or `->` ends a line, continuation lines are indented.
@@ -305,7 +300,7 @@ impl Formatter<'_> {
                 None => index += 1,
             }
         }
-        self.end_line(span.end, self.next_item_limit());
+        self.end_line(span.end, self.source.len());
     }
 
     /// `head {`, members one per line, `}`.
@@ -314,7 +309,7 @@ impl Formatter<'_> {
         if members.is_empty() && !self.has_comment_within(span) {
             self.out.push_str(head);
             self.out.push_str(" {}");
-            self.end_line(span.end, self.next_item_limit());
+            self.end_line(span.end, self.source.len());
             return;
         }
         let open = self.source[name_end..]
@@ -352,7 +347,7 @@ impl Formatter<'_> {
         }
         self.comments_before(brace, INDENT);
         self.out.push('}');
-        self.end_line(span.end, self.next_item_limit());
+        self.end_line(span.end, self.source.len());
     }
 
     fn enumeration(&mut self, declaration: &EnumDecl) {
@@ -374,13 +369,13 @@ impl Formatter<'_> {
             && !self.has_comment_within(span)
         {
             self.out.push_str(&line);
-            self.end_line(span.end, self.next_item_limit());
+            self.end_line(span.end, self.source.len());
             return;
         }
         if names.is_empty() && !self.has_comment_within(span) {
             self.out
                 .push_str(&format!("enum {} {{}}", declaration.name.name));
-            self.end_line(span.end, self.next_item_limit());
+            self.end_line(span.end, self.source.len());
             return;
         }
         let brace = span.end.saturating_sub(1);
@@ -426,7 +421,7 @@ impl Formatter<'_> {
         }
         self.comments_before(brace, INDENT);
         self.out.push('}');
-        self.end_line(span.end, self.next_item_limit());
+        self.end_line(span.end, self.source.len());
     }
 }
 
