@@ -5,12 +5,15 @@
 // pest_derive without its `std` feature (see Cargo.toml) names `alloc` in generated code.
 extern crate alloc;
 
+pub mod adapter;
 pub mod cli;
 pub mod codegen;
 pub mod commands;
 pub mod diagnostic;
+pub mod lm;
 pub mod report;
 pub mod schema;
+pub mod store;
 pub mod syntax;
 
 use std::path::Path;

@@ -1,0 +1,1 @@
+//! Tolerant, typed parsing of LM replies into a signature's output values.

@@ -1,0 +1,236 @@
+//! Language-model providers behind one trait: the request a program sends, the completion it gets
+//! back, token usage and cost. The HTTP clients (OpenAI-compatible chat completions, Anthropic
+//! Messages) live in their own files; nothing here knows about signatures or prompts.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Who speaks a chat message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+/// One chat message, as DSPy's adapters produce them (`{"role": ..., "content": ...}`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Message {
+    pub role: Role,
+    pub content: String,
+}
+
+impl Message {
+    pub fn new(role: Role, content: impl Into<String>) -> Message {
+        Message {
+            role,
+            content: content.into(),
+        }
+    }
+}
+
+/// What shape the reply must take.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ResponseFormat {
+    /// Free text (the chat adapter).
+    #[default]
+    Text,
+    /// Any JSON object (OpenAI's JSON mode).
+    JsonObject,
+    /// A JSON object matching `schema` (OpenAI structured outputs with `strict: true`; a forced
+    /// tool call for Anthropic).
+    JsonSchema {
+        name: String,
+        schema: serde_json::Value,
+    },
+}
+
+/// One completion request. The model and provider come from the [`ModelSpec`] of the provider
+/// that receives it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Request {
+    pub messages: Vec<Message>,
+    pub temperature: Option<f64>,
+    pub max_tokens: Option<u32>,
+    /// Sequences at which generation stops (not part of the reply).
+    pub stop: Vec<String>,
+    pub seed: Option<u64>,
+    pub response_format: ResponseFormat,
+}
+
+impl Request {
+    pub fn new(messages: Vec<Message>) -> Request {
+        Request {
+            messages,
+            temperature: None,
+            max_tokens: None,
+            stop: Vec::new(),
+            seed: None,
+            response_format: ResponseFormat::Text,
+        }
+    }
+}
+
+/// Tokens a call consumed, as the provider reported them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+impl std::ops::AddAssign for Usage {
+    fn add_assign(&mut self, other: Usage) {
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+    }
+}
+
+/// What a provider answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Completion {
+    /// The reply text (for a forced tool call: the tool input as JSON text).
+    pub text: String,
+    pub usage: Usage,
+    /// The provider's reason for stopping (`stop`, `length`, `end_turn`, `max_tokens`, ...).
+    pub finish_reason: Option<String>,
+    /// Whether decoding was constrained to the requested structure (local models).
+    #[serde(default)]
+    pub constrained: bool,
+}
+
+/// Which wire protocol a model speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// OpenAI chat completions, and every server that speaks it (Ollama, vLLM, llama.cpp, ...).
+    #[serde(alias = "openai-compatible", alias = "ollama", alias = "vllm")]
+    OpenAi,
+    Anthropic,
+}
+
+impl ProviderKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ProviderKind::OpenAi => "openai",
+            ProviderKind::Anthropic => "anthropic",
+        }
+    }
+}
+
+/// USD per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Price {
+    pub input: f64,
+    pub output: f64,
+}
+
+impl Price {
+    /// The cost of `usage` in USD.
+    pub fn cost(self, usage: Usage) -> f64 {
+        (usage.input_tokens as f64 * self.input + usage.output_tokens as f64 * self.output)
+            / 1_000_000.0
+    }
+}
+
+/// A fully resolved model: everything a provider needs to send requests. Built by `config`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelSpec {
+    /// What the user called it (`fast`, `openai/gpt-4o-mini`); recorded in the store.
+    pub name: String,
+    pub provider: ProviderKind,
+    /// The provider's model id (`gpt-4o-mini`).
+    pub model: String,
+    /// Without a trailing slash; `https://api.openai.com/v1`, `http://127.0.0.1:11434/v1`.
+    pub base_url: String,
+    /// The *name* of the environment variable that holds the key; the key itself is read when a
+    /// request is sent and never stored anywhere else.
+    pub api_key_env: Option<String>,
+    pub price: Option<Price>,
+    /// Per request, covering connect, send and the whole body.
+    pub timeout: Duration,
+    /// How many requests may be in flight at once.
+    pub max_concurrency: usize,
+    pub requests_per_minute: Option<u32>,
+    pub temperature: Option<f64>,
+    pub max_tokens: Option<u32>,
+    /// Retries after the first try on 429, 5xx, timeouts and connection resets.
+    pub max_retries: u32,
+}
+
+/// Why a call failed after every retry. Messages never contain an API key.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LmError {
+    #[error("model `{model}`: {provider} answered HTTP {status}: {message}")]
+    Status {
+        model: String,
+        provider: &'static str,
+        status: u16,
+        message: String,
+        attempts: u32,
+    },
+    #[error("model `{model}`: no answer within {timeout:?} ({attempts} attempts)")]
+    Timeout {
+        model: String,
+        timeout: Duration,
+        attempts: u32,
+    },
+    #[error("model `{model}`: cannot reach {url}: {message} ({attempts} attempts)")]
+    Connection {
+        model: String,
+        url: String,
+        message: String,
+        attempts: u32,
+    },
+    #[error("model `{model}`: the reply is not what {provider} sends: {message}")]
+    Protocol {
+        model: String,
+        provider: &'static str,
+        message: String,
+    },
+    #[error("model `{model}`: the environment variable `{variable}` that should hold its API key is not set")]
+    MissingKey { model: String, variable: String },
+    #[error("model `{model}`: {message}")]
+    Other { model: String, message: String },
+}
+
+impl LmError {
+    /// A hint a user can act on, when there is one.
+    pub fn help(&self) -> Option<String> {
+        match self {
+            LmError::Status { status: 401 | 403, .. } | LmError::MissingKey { .. } => Some(
+                "check the API key variable named by `api_key_env` in dspex.yaml".to_owned(),
+            ),
+            LmError::Status { status: 404, .. } => {
+                Some("check the model id and the base URL (it usually ends in `/v1`)".to_owned())
+            }
+            LmError::Status { status: 429, .. } => Some(
+                "the provider is rate limiting: lower `--concurrency` or `requests_per_minute`"
+                    .to_owned(),
+            ),
+            LmError::Timeout { .. } => {
+                Some("raise `timeout_secs` for this model in dspex.yaml".to_owned())
+            }
+            LmError::Connection { .. } => {
+                Some("is the server running? check `base_url` or `--base-url`".to_owned())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A boxed future, so providers can sit behind `dyn Provider`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Something that completes chat requests: an HTTP client, or (later) a model in-process.
+pub trait Provider: Send + Sync {
+    /// The resolved model this provider sends to.
+    fn spec(&self) -> &ModelSpec;
+
+    /// Sends `request`, retrying transient failures as the spec allows.
+    fn complete<'a>(&'a self, request: &'a Request) -> BoxFuture<'a, Result<Completion, LmError>>;
+}
