@@ -176,3 +176,22 @@ pub fn run(command: &mut Command, setup_help: &str) -> Output {
         )
     })
 }
+
+/// How to get the Python interpreter with DSPy that parity tests run.
+pub const PYTHON_SETUP_HELP: &str = "run `bash scripts/test`, which creates `.venv` with \
+     python/requirements.txt (see the README's testing section), or point `DSPEX_PYTHON` at an \
+     interpreter that has dspy==3.4.1 and pydantic==2.14.3";
+
+/// The interpreter with DSPy: `DSPEX_PYTHON`, else `.venv/bin/python` at the repository root.
+/// A missing interpreter fails the test: parity with DSPy is never skipped silently.
+pub fn python_interpreter() -> PathBuf {
+    let interpreter = match std::env::var_os("DSPEX_PYTHON") {
+        Some(path) => PathBuf::from(path),
+        None => root().join(".venv/bin/python"),
+    };
+    installed(
+        interpreter,
+        "the Python interpreter with DSPy",
+        PYTHON_SETUP_HELP,
+    )
+}
