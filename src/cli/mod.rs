@@ -40,6 +40,187 @@ pub enum Command {
     Schema(SchemaArgs),
     /// Generate typed code from `.sig` files.
     Codegen(CodegenArgs),
+    /// Run a program against a language model and print its typed outputs.
+    Run(Box<RunArgs>),
+    /// List recorded executions, or show one with `runs show ID`.
+    Runs(RunsArgs),
+    /// Count, error rate, latency percentiles, tokens and cost per program and model.
+    Stats(StatsArgs),
+    /// Write a commented starter `dspex.yaml` and an example signature.
+    Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The `.sig` file.
+    pub file: PathBuf,
+
+    /// The program to run (default: the file's first program, else its only signature).
+    #[arg(long, short = 'p', conflicts_with = "signature")]
+    pub program: Option<String>,
+
+    /// Run this signature under `predict`.
+    #[arg(long, short = 's')]
+    pub signature: Option<String>,
+
+    /// An input as `name=value`; repeat the flag for more inputs, or for the items of a list.
+    #[arg(long, short = 'i', value_name = "NAME=VALUE")]
+    pub input: Vec<String>,
+
+    /// A JSON file with an object of inputs.
+    #[arg(long, value_name = "FILE.json")]
+    pub inputs: Option<PathBuf>,
+
+    /// Run every line (a JSON object of inputs) of a JSONL file; results are JSONL in input order.
+    #[arg(long, value_name = "FILE.jsonl", conflicts_with_all = ["input", "inputs"])]
+    pub batch: Option<PathBuf>,
+
+    /// Where batch results go (default: stdout).
+    #[arg(long, short = 'o', requires = "batch")]
+    pub output: Option<PathBuf>,
+
+    /// Executions in flight at once (batch), and the model's request limit.
+    #[arg(long, short = 'j')]
+    pub concurrency: Option<usize>,
+
+    /// No progress bar (there is none when stderr is not a terminal).
+    #[arg(long)]
+    pub no_progress: bool,
+
+    /// Print the outputs as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+
+    /// The model: a name from dspex.yaml or a model string (`openai/gpt-4o-mini`).
+    #[arg(long, short = 'm')]
+    pub model: Option<String>,
+
+    /// Base URL of an OpenAI-compatible or Anthropic server.
+    #[arg(long)]
+    pub base_url: Option<String>,
+
+    #[arg(long)]
+    pub temperature: Option<f64>,
+
+    #[arg(long)]
+    pub max_tokens: Option<u32>,
+
+    /// `chat` (DSPy's ChatAdapter prompts) or `json` (structured outputs).
+    #[arg(long, value_enum)]
+    pub adapter: Option<AdapterArg>,
+
+    /// Instructions and demos saved by DSPy's `save()` (or by `dspex optimize`).
+    #[arg(long, value_name = "FILE.json")]
+    pub artifact: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    /// Do not read or write the response cache.
+    #[arg(long, conflicts_with = "offline")]
+    pub no_cache: bool,
+
+    /// Answer only from the response cache; a miss is an error.
+    #[arg(long)]
+    pub offline: bool,
+
+    /// The configuration file (default: `dspex.yaml` here or in a parent directory).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AdapterArg {
+    Chat,
+    Json,
+}
+
+impl From<AdapterArg> for crate::adapter::AdapterKind {
+    fn from(arg: AdapterArg) -> Self {
+        match arg {
+            AdapterArg::Chat => crate::adapter::AdapterKind::Chat,
+            AdapterArg::Json => crate::adapter::AdapterKind::Json,
+        }
+    }
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct StoreArgs {
+    /// The execution store (default: `.dspex/dspex.db` next to dspex.yaml, or here).
+    #[arg(long = "store", value_name = "PATH")]
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    #[command(subcommand)]
+    pub command: Option<RunsCommand>,
+
+    /// Only the last N executions.
+    #[arg(long, default_value_t = 20)]
+    pub last: usize,
+
+    /// Only this program.
+    #[arg(long)]
+    pub program: Option<String>,
+
+    /// Only executions with this status.
+    #[arg(long, value_enum)]
+    pub status: Option<StatusArg>,
+
+    /// JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// One execution with its prompt messages and the raw LM reply.
+    Show {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusArg {
+    Success,
+    Failed,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Only this program.
+    #[arg(long)]
+    pub program: Option<String>,
+
+    /// JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The directory to write into (default: here).
+    #[arg(default_value = ".")]
+    pub directory: PathBuf,
+
+    /// Overwrite existing files.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -121,6 +302,8 @@ pub enum ExitStatus {
     Failure,
     /// 2: usage or I/O error.
     Error,
+    /// 130: stopped by Ctrl-C (finished work is kept).
+    Interrupted,
 }
 
 impl From<ExitStatus> for std::process::ExitCode {
@@ -129,6 +312,7 @@ impl From<ExitStatus> for std::process::ExitCode {
             ExitStatus::Success => 0,
             ExitStatus::Failure => 1,
             ExitStatus::Error => 2,
+            ExitStatus::Interrupted => 130,
         })
     }
 }
@@ -141,6 +325,10 @@ pub fn run(cli: Cli) -> ExitStatus {
         Command::Fmt(args) => commands::fmt::fmt(args, &printer),
         Command::Schema(args) => commands::schema::schema(args, &printer),
         Command::Codegen(args) => commands::codegen::codegen(args, &printer),
+        Command::Run(args) => commands::run::run(*args, &printer),
+        Command::Runs(args) => commands::runs::runs(args, &printer),
+        Command::Stats(args) => commands::stats::stats(args, &printer),
+        Command::Init(args) => commands::init::init(args, &printer),
     };
     match result {
         Ok(status) => status,

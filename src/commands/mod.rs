@@ -1,10 +1,15 @@
 //! One file per command. Each is `fn name(args, printer) -> Result<ExitStatus, CommandError>`:
 //! findings in the user's files are an exit status, `CommandError` is for usage and I/O.
 
+pub mod batch;
 pub mod check;
 pub mod codegen;
 pub mod fmt;
+pub mod init;
+pub mod run;
+pub mod runs;
 pub mod schema;
+pub mod stats;
 
 use std::path::{Path, PathBuf};
 

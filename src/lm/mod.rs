@@ -2,8 +2,15 @@
 //! back, token usage and cost. The HTTP clients (OpenAI-compatible chat completions, Anthropic
 //! Messages) live in their own files; nothing here knows about signatures or prompts.
 
+mod anthropic;
+mod http;
+mod openai;
+mod rate_limit;
+mod retry;
+
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -120,6 +127,14 @@ impl ProviderKind {
             ProviderKind::Anthropic => "anthropic",
         }
     }
+
+    /// The provider's public API, used when a spec's `base_url` is empty.
+    pub fn default_base_url(self) -> &'static str {
+        match self {
+            ProviderKind::OpenAi => openai::DEFAULT_BASE_URL,
+            ProviderKind::Anthropic => anthropic::DEFAULT_BASE_URL,
+        }
+    }
 }
 
 /// USD per million tokens.
@@ -202,9 +217,12 @@ impl LmError {
     /// A hint a user can act on, when there is one.
     pub fn help(&self) -> Option<String> {
         match self {
-            LmError::Status { status: 401 | 403, .. } | LmError::MissingKey { .. } => Some(
-                "check the API key variable named by `api_key_env` in dspex.yaml".to_owned(),
-            ),
+            LmError::Status {
+                status: 401 | 403, ..
+            }
+            | LmError::MissingKey { .. } => {
+                Some("check the API key variable named by `api_key_env` in dspex.yaml".to_owned())
+            }
             LmError::Status { status: 404, .. } => {
                 Some("check the model id and the base URL (it usually ends in `/v1`)".to_owned())
             }
@@ -233,4 +251,19 @@ pub trait Provider: Send + Sync {
 
     /// Sends `request`, retrying transient failures as the spec allows.
     fn complete<'a>(&'a self, request: &'a Request) -> BoxFuture<'a, Result<Completion, LmError>>;
+}
+
+/// The client for `spec`, chosen by its protocol. Clients share one connection pool; each keeps
+/// its own concurrency and rate limits. An empty `base_url` means the provider's public API.
+///
+/// Fails only when the process cannot set up HTTP at all (TLS initialisation).
+pub fn connect(spec: ModelSpec) -> Result<Arc<dyn Provider>, LmError> {
+    let client = http::shared_client().map_err(|message| LmError::Other {
+        model: spec.name.clone(),
+        message,
+    })?;
+    Ok(match spec.provider {
+        ProviderKind::OpenAi => Arc::new(openai::OpenAi::new(spec, client)),
+        ProviderKind::Anthropic => Arc::new(anthropic::Anthropic::new(spec, client)),
+    })
 }

@@ -1,0 +1,561 @@
+//! The HTTP side every provider shares: one connection pool for the whole process, the API key
+//! read from the environment when a request is sent, a timeout per try, retries with backoff, a
+//! concurrency limit and a requests-per-minute limit, and errors that name the model and the
+//! provider's own message but never the key.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio::sync::Semaphore;
+
+use super::rate_limit::RateLimiter;
+use super::retry;
+use super::{LmError, ModelSpec};
+
+/// How long an idle pooled connection is kept for the next request.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// How much of a body that is not the expected JSON an error message quotes.
+const QUOTED_BODY_CHARS: usize = 200;
+
+/// What replaces an API key found in error text.
+const REDACTED: &str = "[redacted]";
+
+/// The process's one HTTP client (a cheap handle on a shared pool). Building it can fail while
+/// setting up TLS, so the outcome is kept, as text, for every later caller.
+static CLIENT: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
+
+/// The shared HTTP client, built on first use.
+pub(crate) fn shared_client() -> Result<reqwest::Client, String> {
+    CLIENT.get_or_init(build_client).clone()
+}
+
+fn build_client() -> Result<reqwest::Client, String> {
+    // reqwest is built with `rustls-no-provider`; some other part of the process may already
+    // have installed a provider, which serves as well.
+    let _already_installed = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .user_agent(concat!("dspex/", env!("CARGO_PKG_VERSION")))
+        .no_proxy()
+        // A POST answered with a redirect is a misconfigured base URL, not something to follow.
+        .redirect(reqwest::redirect::Policy::none())
+        .tcp_nodelay(true)
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .build()
+        .map_err(|error| format!("cannot set up the HTTP client: {}", error_chain(&error)))
+}
+
+/// Where a provider puts the API key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyHeader {
+    /// `Authorization: Bearer KEY` (OpenAI and compatible servers).
+    Bearer,
+    /// The key alone in the named header (`x-api-key` for Anthropic).
+    Named(&'static str),
+}
+
+/// A reply that arrived whole but is not what the protocol promises.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Malformed {
+    pub(crate) message: String,
+    /// Garbage and cut-off JSON are usually a proxy's or server's hiccup: worth another try.
+    /// Well-formed JSON of the wrong shape is not.
+    pub(crate) retryable: bool,
+}
+
+impl Malformed {
+    /// Well-formed JSON that lacks what the protocol promises; retrying will not help.
+    pub(crate) fn invalid(message: impl Into<String>) -> Malformed {
+        Malformed {
+            message: message.into(),
+            retryable: false,
+        }
+    }
+
+    /// Why `body` did not decode into the expected reply.
+    pub(crate) fn from_json(error: &serde_json::Error, body: &[u8]) -> Malformed {
+        use serde_json::error::Category;
+        match error.classify() {
+            Category::Eof => Malformed {
+                message: format!("the JSON body ends early, after {} bytes", body.len()),
+                retryable: true,
+            },
+            Category::Syntax | Category::Io => Malformed {
+                message: format!("the body is not JSON: `{}`", quote(body)),
+                retryable: true,
+            },
+            Category::Data => Malformed::invalid(format!("unexpected JSON: {error}")),
+        }
+    }
+}
+
+/// What went wrong in one try.
+#[derive(Debug)]
+enum Failure {
+    /// The server answered with an error status.
+    Status {
+        status: u16,
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// No whole answer within the model's timeout.
+    Timeout,
+    /// No connection, or it broke before the response began.
+    Connection(String),
+    /// The connection broke while the body was arriving.
+    CutOff(String),
+    /// The reply arrived but does not decode.
+    Malformed(Malformed),
+    /// Nothing another try could fix.
+    Fatal(String),
+}
+
+impl Failure {
+    fn from_send(error: &reqwest::Error) -> Failure {
+        if error.is_timeout() {
+            Failure::Timeout
+        } else if error.is_builder() {
+            Failure::Fatal(error_chain(error))
+        } else {
+            Failure::Connection(error_chain(error))
+        }
+    }
+
+    fn from_body(error: &reqwest::Error) -> Failure {
+        if error.is_timeout() {
+            Failure::Timeout
+        } else {
+            Failure::CutOff(error_chain(error))
+        }
+    }
+
+    fn is_retryable(&self) -> bool {
+        match self {
+            Failure::Status { status, .. } => retry::is_retryable_status(*status),
+            Failure::Timeout | Failure::Connection(_) | Failure::CutOff(_) => true,
+            Failure::Malformed(malformed) => malformed.retryable,
+            Failure::Fatal(_) => false,
+        }
+    }
+}
+
+/// Sends one provider's requests: the endpoint, the headers, the limits and the retry policy.
+#[derive(Debug)]
+pub(crate) struct Transport {
+    spec: ModelSpec,
+    provider: &'static str,
+    client: reqwest::Client,
+    url: String,
+    key_header: KeyHeader,
+    /// Sent with every request (content type, protocol version).
+    headers: HeaderMap,
+    permits: Semaphore,
+    rate_limiter: Option<RateLimiter>,
+}
+
+impl Transport {
+    /// A transport posting to `{base_url}/{path}`, or `{default_base_url}/{path}` when the spec
+    /// leaves the base URL empty.
+    pub(crate) fn new(
+        spec: ModelSpec,
+        client: reqwest::Client,
+        provider: &'static str,
+        default_base_url: &str,
+        path: &str,
+        key_header: KeyHeader,
+        extra_headers: &[(&'static str, &'static str)],
+    ) -> Transport {
+        let base_url = match spec.base_url.trim() {
+            "" => default_base_url,
+            base_url => base_url,
+        };
+        let url = format!("{}/{path}", base_url.trim_end_matches('/'));
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        for (name, value) in extra_headers {
+            headers.insert(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        let permits = spec.max_concurrency.clamp(1, Semaphore::MAX_PERMITS);
+        Transport {
+            rate_limiter: RateLimiter::per_minute(spec.requests_per_minute),
+            permits: Semaphore::new(permits),
+            spec,
+            provider,
+            client,
+            url,
+            key_header,
+            headers,
+        }
+    }
+
+    pub(crate) fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    /// Posts `body` and decodes the reply with `parse`, retrying what is worth retrying as the
+    /// spec allows.
+    pub(crate) async fn post<T>(
+        &self,
+        body: &Value,
+        parse: fn(&[u8]) -> Result<T, Malformed>,
+    ) -> Result<T, LmError> {
+        let key = self.key()?;
+        let authorization = self.authorization(key.as_deref())?;
+        let body = serde_json::to_vec(body).map_err(|error| LmError::Other {
+            model: self.spec.name.clone(),
+            message: format!("cannot encode the request: {error}"),
+        })?;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let failure = match self.attempt(&body, authorization.as_ref(), parse).await {
+                Ok(value) => return Ok(value),
+                Err(failure) => failure,
+            };
+            if attempts > self.spec.max_retries || !failure.is_retryable() {
+                return Err(self.error(failure, attempts, key.as_deref()));
+            }
+            let wait = match &failure {
+                Failure::Status {
+                    retry_after: Some(wait),
+                    ..
+                } => *wait,
+                _ => retry::backoff(attempts - 1),
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// One try: waits for a concurrency permit and a rate-limit slot, then sends, reads and
+    /// decodes within the timeout.
+    async fn attempt<T>(
+        &self,
+        body: &[u8],
+        authorization: Option<&(HeaderName, HeaderValue)>,
+        parse: fn(&[u8]) -> Result<T, Malformed>,
+    ) -> Result<T, Failure> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_closed| Failure::Fatal("the concurrency limit was shut".to_owned()))?;
+        if let Some(rate_limiter) = &self.rate_limiter {
+            rate_limiter.wait().await;
+        }
+        let mut request = self
+            .client
+            .post(&self.url)
+            .timeout(self.spec.timeout)
+            .headers(self.headers.clone())
+            .body(body.to_vec());
+        if let Some((name, value)) = authorization {
+            request = request.header(name, value);
+        }
+        let exchange = async {
+            let response = request
+                .send()
+                .await
+                .map_err(|error| Failure::from_send(&error))?;
+            let status = response.status();
+            let retry_after = retry::retry_after(response.headers());
+            let bytes = response
+                .bytes()
+                .await
+                .map_err(|error| Failure::from_body(&error))?;
+            if !status.is_success() {
+                return Err(Failure::Status {
+                    status: status.as_u16(),
+                    message: error_message(&bytes, status),
+                    retry_after,
+                });
+            }
+            parse(&bytes).map_err(Failure::Malformed)
+        };
+        // reqwest's own timeout covers the body too; this one makes sure of it.
+        tokio::time::timeout(self.spec.timeout, exchange)
+            .await
+            .unwrap_or(Err(Failure::Timeout))
+    }
+
+    /// The API key, read now from the variable the spec names; `None` when the spec names none
+    /// (a local server).
+    fn key(&self) -> Result<Option<String>, LmError> {
+        let Some(variable) = &self.spec.api_key_env else {
+            return Ok(None);
+        };
+        match std::env::var(variable) {
+            Ok(key) if !key.trim().is_empty() => Ok(Some(key.trim().to_owned())),
+            Ok(_) | Err(std::env::VarError::NotPresent) => Err(LmError::MissingKey {
+                model: self.spec.name.clone(),
+                variable: variable.clone(),
+            }),
+            Err(std::env::VarError::NotUnicode(_)) => Err(LmError::Other {
+                model: self.spec.name.clone(),
+                message: format!(
+                    "the environment variable `{variable}` that should hold its API key is not valid UTF-8"
+                ),
+            }),
+        }
+    }
+
+    /// The header carrying `key`, marked sensitive so it is never logged.
+    fn authorization(
+        &self,
+        key: Option<&str>,
+    ) -> Result<Option<(HeaderName, HeaderValue)>, LmError> {
+        let Some(key) = key else {
+            return Ok(None);
+        };
+        let (name, value) = match self.key_header {
+            KeyHeader::Bearer => (
+                AUTHORIZATION,
+                HeaderValue::from_str(&format!("Bearer {key}")),
+            ),
+            KeyHeader::Named(name) => (HeaderName::from_static(name), HeaderValue::from_str(key)),
+        };
+        let mut value = value.map_err(|_invalid| LmError::Other {
+            model: self.spec.name.clone(),
+            message: format!(
+                "the API key in `{}` has characters an HTTP header cannot carry",
+                self.spec.api_key_env.as_deref().unwrap_or_default()
+            ),
+        })?;
+        value.set_sensitive(true);
+        Ok(Some((name, value)))
+    }
+
+    /// The error to report for the last try's `failure`, with `key` scrubbed from all text.
+    fn error(&self, failure: Failure, attempts: u32, key: Option<&str>) -> LmError {
+        let model = self.spec.name.clone();
+        let provider = self.provider;
+        match failure {
+            Failure::Status {
+                status, message, ..
+            } => LmError::Status {
+                model,
+                provider,
+                status,
+                message: redact(&message, key),
+                attempts,
+            },
+            Failure::Timeout => LmError::Timeout {
+                model,
+                timeout: self.spec.timeout,
+                attempts,
+            },
+            Failure::Connection(message) => LmError::Connection {
+                model,
+                url: self.url.clone(),
+                message: redact(&message, key),
+                attempts,
+            },
+            Failure::CutOff(message) => LmError::Protocol {
+                model,
+                provider,
+                message: redact(
+                    &format!(
+                        "the connection broke before the whole reply arrived: {message}{}",
+                        attempts_suffix(attempts)
+                    ),
+                    key,
+                ),
+            },
+            Failure::Malformed(malformed) => LmError::Protocol {
+                model,
+                provider,
+                message: redact(
+                    &format!("{}{}", malformed.message, attempts_suffix(attempts)),
+                    key,
+                ),
+            },
+            Failure::Fatal(message) => LmError::Other {
+                model,
+                message: redact(&message, key),
+            },
+        }
+    }
+}
+
+fn attempts_suffix(attempts: u32) -> String {
+    if attempts > 1 {
+        format!(" ({attempts} attempts)")
+    } else {
+        String::new()
+    }
+}
+
+/// The provider's own explanation in an error body, or the start of the body, or the status's
+/// reason phrase.
+fn error_message(body: &[u8], status: StatusCode) -> String {
+    let json = serde_json::from_slice::<Value>(body).ok();
+    if let Some(message) = json.as_ref().and_then(json_error_message) {
+        return message;
+    }
+    let says_nothing = match &json {
+        Some(Value::Object(object)) => object.is_empty(),
+        Some(Value::Array(array)) => array.is_empty(),
+        Some(Value::Null) => true,
+        _ => false,
+    };
+    let quoted = quote(body);
+    if quoted.is_empty() || says_nothing {
+        status.canonical_reason().unwrap_or("no message").to_owned()
+    } else {
+        quoted
+    }
+}
+
+/// The message of an error object: OpenAI's `{"error": {"message", "type"}}`, Anthropic's
+/// `{"type": "error", "error": {"type", "message"}}`, and the `{"error": "..."}`,
+/// `{"message": "..."}` and `{"detail": "..."}` of other OpenAI-compatible servers.
+pub(crate) fn json_error_message(value: &Value) -> Option<String> {
+    match value.get("error") {
+        Some(Value::Object(error)) => {
+            let message = error.get("message").and_then(Value::as_str);
+            let kind = error.get("type").and_then(Value::as_str);
+            match (message, kind) {
+                (Some(message), Some(kind)) if !message.contains(kind) => {
+                    Some(format!("{message} ({kind})"))
+                }
+                (Some(message), _) => Some(message.to_owned()),
+                (None, Some(kind)) => Some(kind.to_owned()),
+                (None, None) => None,
+            }
+        }
+        Some(Value::String(message)) => Some(message.clone()),
+        _ => ["message", "detail"]
+            .iter()
+            .find_map(|field| value.get(field).and_then(Value::as_str))
+            .map(str::to_owned),
+    }
+}
+
+/// The start of `body` as one line of text.
+fn quote(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut words = text.split_whitespace();
+    let mut quoted = words.next().unwrap_or_default().to_owned();
+    for word in words {
+        quoted.push(' ');
+        quoted.push_str(word);
+        if quoted.chars().count() > QUOTED_BODY_CHARS {
+            break;
+        }
+    }
+    match quoted.char_indices().nth(QUOTED_BODY_CHARS) {
+        Some((end, _)) => format!("{}…", &quoted[..end]),
+        None => quoted,
+    }
+}
+
+/// `text` with `key` and any bearer token replaced by `[redacted]`: servers sometimes echo the
+/// request's headers back in their error bodies.
+pub(crate) fn redact(text: &str, key: Option<&str>) -> String {
+    let mut text = match key {
+        Some(key) if !key.is_empty() => text.replace(key, REDACTED),
+        _ => text.to_owned(),
+    };
+    for scheme in ["Bearer ", "bearer ", "BEARER "] {
+        let mut searched = 0;
+        while let Some(found) = text[searched..].find(scheme) {
+            let token_start = searched + found + scheme.len();
+            let token_end = text[token_start..]
+                .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ',' | '}' | ']'))
+                .map_or(text.len(), |end| token_start + end);
+            let token = &text[token_start..token_end];
+            if token.is_empty() || token == REDACTED {
+                searched = token_end;
+            } else {
+                text.replace_range(token_start..token_end, REDACTED);
+                searched = token_start + REDACTED.len();
+            }
+        }
+    }
+    text
+}
+
+/// An error and its causes, one line: hyper's and the operating system's reasons are in the
+/// sources, while reqwest's top-level message only repeats the URL.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cause = error.source();
+    while let Some(source) = cause {
+        let text = source.to_string();
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        cause = source.source();
+    }
+    if parts.is_empty() {
+        error.to_string()
+    } else {
+        parts.join(": ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn provider_error_messages() {
+        let openai = json!({"error": {"message": "Incorrect API key provided", "type": "invalid_request_error", "code": "invalid_api_key"}});
+        assert_eq!(
+            json_error_message(&openai).as_deref(),
+            Some("Incorrect API key provided (invalid_request_error)")
+        );
+        let anthropic = json!({"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}});
+        assert_eq!(
+            json_error_message(&anthropic).as_deref(),
+            Some("invalid x-api-key (authentication_error)")
+        );
+        assert_eq!(
+            json_error_message(&json!({"error": "model not found"})).as_deref(),
+            Some("model not found")
+        );
+        assert_eq!(
+            json_error_message(&json!({"detail": "Not Found"})).as_deref(),
+            Some("Not Found")
+        );
+        assert_eq!(json_error_message(&json!({"ok": true})), None);
+    }
+
+    #[test]
+    fn error_message_falls_back_to_the_body_then_the_reason() {
+        let html = b"<html>\n  <body>Bad   gateway</body>\n</html>";
+        assert_eq!(
+            error_message(html, StatusCode::BAD_GATEWAY),
+            "<html> <body>Bad gateway</body> </html>"
+        );
+        assert_eq!(error_message(b"", StatusCode::BAD_GATEWAY), "Bad Gateway");
+        assert_eq!(
+            error_message(b" {} ", StatusCode::BAD_GATEWAY),
+            "Bad Gateway"
+        );
+        let long = "x".repeat(1000);
+        let quoted = error_message(long.as_bytes(), StatusCode::BAD_GATEWAY);
+        assert_eq!(quoted.chars().count(), QUOTED_BODY_CHARS + 1);
+    }
+
+    #[test]
+    fn redaction_removes_the_key_and_bearer_tokens() {
+        let key = "sk-secret-123";
+        let text = "bad key sk-secret-123; you sent {\"authorization\": \"Bearer sk-secret-123\"}";
+        let redacted = redact(text, Some(key));
+        assert!(!redacted.contains(key), "{redacted}");
+        assert_eq!(
+            redact("Authorization: Bearer abc.def, then", None),
+            "Authorization: Bearer [redacted], then"
+        );
+        assert_eq!(redact("Bearer ", None), "Bearer ");
+        assert_eq!(redact("no secrets", Some("")), "no secrets");
+    }
+}
