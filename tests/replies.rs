@@ -60,12 +60,17 @@ fn load(path: &Path) -> (Fixture, Document, Vec<Field>) {
             let source = std::fs::read_to_string(&full).expect("sig_file is readable");
             (source, file.clone())
         }
-        _ => panic!("{}: give exactly one of `sig` and `sig_file`", path.display()),
+        _ => panic!(
+            "{}: give exactly one of `sig` and `sig_file`",
+            path.display()
+        ),
     };
     let document = dspex::compile_str(&source, &name)
         .unwrap_or_else(|diagnostics| panic!("{}: {diagnostics:?}", path.display()));
     let signature = match &fixture.signature {
-        Some(wanted) => document.signature(wanted).expect("the named signature exists"),
+        Some(wanted) => document
+            .signature(wanted)
+            .expect("the named signature exists"),
         None => document.signatures.first().expect("a signature"),
     };
     let outputs = signature.outputs.clone();
@@ -108,7 +113,11 @@ fn render(fixture: &Fixture, result: &Result<Parsed, ParseError>) -> String {
                 text.push_str("(none)\n");
             }
             for repair in &parsed.repairs {
-                let path = if repair.path.is_empty() { "(reply)" } else { &repair.path };
+                let path = if repair.path.is_empty() {
+                    "(reply)"
+                } else {
+                    &repair.path
+                };
                 text.push_str(&format!("{path}: {}\n", repair.description));
             }
         }
@@ -133,10 +142,16 @@ fn corpus_replies_parse_as_expected() {
         let name = path.file_name().unwrap_or_default().to_string_lossy();
         match (&result, fixture.expect) {
             (Err(error), Expect::Error) => {
-                assert_eq!(error.reply, fixture.reply, "{name}: the error carries the reply");
+                assert_eq!(
+                    error.reply, fixture.reply,
+                    "{name}: the error carries the reply"
+                );
             }
             (Ok(parsed), Expect::Good | Expect::Repaired) => {
-                let expected = fixture.values.as_ref().expect("`values` for a readable reply");
+                let expected = fixture
+                    .values
+                    .as_ref()
+                    .expect("`values` for a readable reply");
                 assert!(
                     same(&Value::Object(parsed.values.clone()), expected),
                     "{name}: read {}\nexpected {expected}",
@@ -197,7 +212,8 @@ fn outputs(document: &Document) -> Vec<Field> {
 #[test]
 fn the_error_names_the_field_and_why() {
     let document = document("signature question -> answer, confidence: probability");
-    let reply = "[[ ## answer ## ]]\nParis\n\n[[ ## confidence ## ]]\nvery high\n\n[[ ## completed ## ]]";
+    let reply =
+        "[[ ## answer ## ]]\nParis\n\n[[ ## confidence ## ]]\nvery high\n\n[[ ## completed ## ]]";
     let error = parse_chat(&document, &outputs(&document), reply).expect_err("not a probability");
     assert_eq!(
         error.to_string(),
@@ -213,7 +229,8 @@ fn the_error_names_the_field_and_why() {
 #[test]
 fn missing_fields_are_listed_together() {
     let document = document("signature q -> a, b: integer, c: float?");
-    let error = parse_chat(&document, &outputs(&document), "[[ ## c ## ]]\n1.5").expect_err("missing");
+    let error =
+        parse_chat(&document, &outputs(&document), "[[ ## c ## ]]\n1.5").expect_err("missing");
     assert_eq!(error.missing_fields(), ["a", "b"]);
     assert_eq!(error.to_string(), "missing output fields `a`, `b`");
 }
@@ -239,7 +256,8 @@ fn percentages_mean_hundredths_only_for_probabilities() {
     assert_eq!(value, json!(0.87));
     assert_eq!(repairs[0].description, "read \"87%\" as 0.87");
 
-    let error = coerce(&document, &Type::float(), Raw::Text("87%"), "growth").expect_err("ambiguous");
+    let error =
+        coerce(&document, &Type::float(), Raw::Text("87%"), "growth").expect_err("ambiguous");
     assert!(matches!(error.problem, Problem::Percentage { .. }));
     assert_eq!(
         error.help.as_deref(),
@@ -268,7 +286,8 @@ fn whole_floats_are_integers_and_fractions_are_not() {
 
 #[test]
 fn enums_match_loosely_but_never_guess() {
-    let document = document("enum Sentiment { positive, negative, neutral }\nsignature t -> s: Sentiment");
+    let document =
+        document("enum Sentiment { positive, negative, neutral }\nsignature t -> s: Sentiment");
     let ty = Type::enumeration("Sentiment");
     for written in [
         "positive",
@@ -284,7 +303,13 @@ fn enums_match_loosely_but_never_guess() {
         let (value, _) = coerce(&document, &ty, Raw::Text(written), "s").expect(written);
         assert_eq!(value, json!("positive"), "{written}");
     }
-    for written in ["maybe", "positive or negative", "mostly positive", "", "Mood.POSITIVE"] {
+    for written in [
+        "maybe",
+        "positive or negative",
+        "mostly positive",
+        "",
+        "Mood.POSITIVE",
+    ] {
         assert!(
             coerce(&document, &ty, Raw::Text(written), "s").is_err(),
             "{written} is refused"
@@ -330,8 +355,12 @@ fn constraints_are_checked_not_clamped() {
         "has 4 characters, more than the maximum 3"
     );
     let probability = Type::probability();
-    let error = coerce(&document, &probability, Raw::Json(&json!(-0.1)), "p").expect_err("negative");
-    assert_eq!(error.problem.to_string(), "-0.1 is less than the minimum 0.0");
+    let error =
+        coerce(&document, &probability, Raw::Json(&json!(-0.1)), "p").expect_err("negative");
+    assert_eq!(
+        error.problem.to_string(),
+        "-0.1 is less than the minimum 0.0"
+    );
 }
 
 #[test]
@@ -345,8 +374,13 @@ fn list_items_report_their_index() {
 #[test]
 fn json_fields_take_any_json_or_keep_text() {
     let document = Document::default();
-    let (value, repairs) = coerce(&document, &Type::Json, Raw::Text("[1, {\"a\": null}]"), "data")
-        .expect("json");
+    let (value, repairs) = coerce(
+        &document,
+        &Type::Json,
+        Raw::Text("[1, {\"a\": null}]"),
+        "data",
+    )
+    .expect("json");
     assert_eq!(value, json!([1, {"a": null}]));
     assert!(repairs.is_empty());
     let (value, repairs) =
@@ -375,7 +409,13 @@ fn command_line_inputs_are_strict() {
          ratio: probability, flag: boolean, data: json -> out",
     );
     let inputs = &document.signatures[0].inputs;
-    let field = |name: &str| inputs.iter().find(|f| f.name == name).expect("field").clone();
+    let field = |name: &str| {
+        inputs
+            .iter()
+            .find(|f| f.name == name)
+            .expect("field")
+            .clone()
+    };
     assert_eq!(coerce_input(&document, &field("n"), "3"), Ok(json!(3)));
     assert!(coerce_input(&document, &field("n"), "3.0").is_err());
     assert!(coerce_input(&document, &field("n"), "0").is_err());
@@ -384,7 +424,10 @@ fn command_line_inputs_are_strict() {
         Ok(json!(["a", "b"]))
     );
     let error = coerce_input(&document, &field("documents"), "a, b").expect_err("not JSON");
-    assert!(error.help.as_deref().is_some_and(|h| h.contains("JSON array")));
+    assert!(error
+        .help
+        .as_deref()
+        .is_some_and(|h| h.contains("JSON array")));
     let error = coerce_input(&document, &field("tone"), "Formal").expect_err("exact");
     assert_eq!(error.help.as_deref(), Some("did you mean `formal`?"));
     assert_eq!(
@@ -393,14 +436,26 @@ fn command_line_inputs_are_strict() {
     );
     let error = coerce_input(&document, &field("doc"), r#"{"Title": "T"}"#).expect_err("key");
     assert_eq!(error.help.as_deref(), Some("did you mean `title`?"));
-    assert_eq!(coerce_input(&document, &field("note"), "null"), Ok(Value::Null));
+    assert_eq!(
+        coerce_input(&document, &field("note"), "null"),
+        Ok(Value::Null)
+    );
     assert_eq!(coerce_input(&document, &field("note"), ""), Ok(json!("")));
     assert!(coerce_input(&document, &field("ratio"), "1.5").is_err());
     assert!(coerce_input(&document, &field("ratio"), "NaN").is_err());
-    assert_eq!(coerce_input(&document, &field("flag"), "TRUE"), Ok(json!(true)));
+    assert_eq!(
+        coerce_input(&document, &field("flag"), "TRUE"),
+        Ok(json!(true))
+    );
     assert!(coerce_input(&document, &field("flag"), "yes").is_err());
-    assert_eq!(coerce_input(&document, &field("data"), "{\"a\":1}"), Ok(json!({"a": 1})));
-    assert_eq!(coerce_input(&document, &field("data"), "plain"), Ok(json!("plain")));
+    assert_eq!(
+        coerce_input(&document, &field("data"), "{\"a\":1}"),
+        Ok(json!({"a": 1}))
+    );
+    assert_eq!(
+        coerce_input(&document, &field("data"), "plain"),
+        Ok(json!("plain"))
+    );
 }
 
 #[test]
@@ -419,6 +474,11 @@ fn json_inputs_are_validated() {
     assert_eq!(error.path, "docs[0].pages");
     let error = validate_input(&document, &field, &json!([{"title": 3}])).expect_err("number");
     assert_eq!(error.to_string(), "`docs[0].title`: 3 is not a string");
-    assert!(validate_input(&document, &field, &json!([{"title": "A"}, {"title": "B"}, {"title": "C"}])).is_err());
+    assert!(validate_input(
+        &document,
+        &field,
+        &json!([{"title": "A"}, {"title": "B"}, {"title": "C"}])
+    )
+    .is_err());
     assert!(validate_input(&document, &field, &json!("A")).is_err());
 }

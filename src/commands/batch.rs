@@ -42,12 +42,12 @@ pub(crate) async fn run_batch(
     let lines = read_lines(path)?;
     let total = lines.len();
     let mut output: Box<dyn Write> = match &args.output {
-        Some(out) => Box::new(std::io::BufWriter::new(std::fs::File::create(out).map_err(
-            |source| CommandError::Write {
+        Some(out) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(out).map_err(|source| CommandError::Write {
                 path: display(out),
                 source,
-            },
-        )?)),
+            })?,
+        )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout())),
     };
     let write_error = |source| CommandError::Write {

@@ -37,7 +37,11 @@ pub fn init(args: InitArgs, printer: &Printer) -> Result<ExitStatus, CommandErro
         .collect();
     if !existing.is_empty() && !args.force {
         return Err(CommandError::usage(
-            format!("{} already exist{}", existing.join(" and "), if existing.len() == 1 { "s" } else { "" }),
+            format!(
+                "{} already exist{}",
+                existing.join(" and "),
+                if existing.len() == 1 { "s" } else { "" }
+            ),
             "pass `--force` to overwrite, or run `dspex init` in another directory",
         ));
     }

@@ -69,7 +69,10 @@ pub fn run(args: RunArgs, printer: &Printer) -> Result<ExitStatus, CommandError>
     } else {
         CacheMode::On
     };
-    let adapter = args.adapter.map(Into::into).unwrap_or_else(|| config.adapter());
+    let adapter = args
+        .adapter
+        .map(Into::into)
+        .unwrap_or_else(|| config.adapter());
     let store_path = config.store_path(&overrides);
     let store = store::open(&store_path).map_err(|error| {
         usage_error(
@@ -134,24 +137,42 @@ fn choose(
 ) -> Result<(String, String, Module), CommandError> {
     if let Some(name) = &args.program {
         return match document.program(name) {
-            Some(program) => Ok((program.name.clone(), program.signature.clone(), program.module)),
+            Some(program) => Ok((
+                program.name.clone(),
+                program.signature.clone(),
+                program.module,
+            )),
             None => Err(CommandError::usage(
                 format!("no program `{name}` in `{path}`"),
-                names_help("programs", document.programs.iter().map(|p| p.name.as_str())),
+                names_help(
+                    "programs",
+                    document.programs.iter().map(|p| p.name.as_str()),
+                ),
             )),
         };
     }
     if let Some(name) = &args.signature {
         return match document.signature(name) {
-            Some(signature) => Ok((signature.name.clone(), signature.name.clone(), Module::Predict)),
+            Some(signature) => Ok((
+                signature.name.clone(),
+                signature.name.clone(),
+                Module::Predict,
+            )),
             None => Err(CommandError::usage(
                 format!("no signature `{name}` in `{path}`"),
-                names_help("signatures", document.signatures.iter().map(|s| s.name.as_str())),
+                names_help(
+                    "signatures",
+                    document.signatures.iter().map(|s| s.name.as_str()),
+                ),
             )),
         };
     }
     if let Some(program) = document.programs.first() {
-        return Ok((program.name.clone(), program.signature.clone(), program.module));
+        return Ok((
+            program.name.clone(),
+            program.signature.clone(),
+            program.module,
+        ));
     }
     match document.signatures.as_slice() {
         [only] => Ok((only.name.clone(), only.name.clone(), Module::Predict)),
@@ -160,10 +181,17 @@ fn choose(
             "add a `signature` (see `dspex init`), or run another file",
         )),
         several => Err(CommandError::usage(
-            format!("`{path}` declares {} signatures and no program", several.len()),
+            format!(
+                "`{path}` declares {} signatures and no program",
+                several.len()
+            ),
             format!(
                 "choose one with `--signature NAME`: {}",
-                several.iter().map(|s| format!("`{}`", s.name)).collect::<Vec<_>>().join(", ")
+                several
+                    .iter()
+                    .map(|s| format!("`{}`", s.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         )),
     }
@@ -240,9 +268,16 @@ fn input_from_texts(
     let is_list = matches!(field.ty.required(), crate::schema::Type::List { .. });
     if given.len() > 1 {
         if !is_list {
-            return Err(format!("`--input {}` is given {} times but is not a list", field.name, given.len()));
+            return Err(format!(
+                "`--input {}` is given {} times but is not a list",
+                field.name,
+                given.len()
+            ));
         }
-        let items: Vec<Value> = given.iter().map(|text| Value::String((*text).to_owned())).collect();
+        let items: Vec<Value> = given
+            .iter()
+            .map(|text| Value::String((*text).to_owned()))
+            .collect();
         return parse::validate_input(document, &schema_field, &Value::Array(items))
             .map_err(|error| format!("input `{}`: {error}", field.name));
     }
@@ -478,4 +513,3 @@ pub(crate) fn read_lines(path: &Path) -> Result<Vec<(usize, String)>, CommandErr
     }
     Ok(lines)
 }
-

@@ -167,7 +167,12 @@ pub fn render_run(store: &dyn Store, id: i64, json: bool) -> Result<Option<Strin
 /// The human view of one execution (see [`render_run`]).
 pub fn execution_text(execution: &Execution) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "execution {}  {}", execution.id, execution.status.as_str());
+    let _ = writeln!(
+        out,
+        "execution {}  {}",
+        execution.id,
+        execution.status.as_str()
+    );
     let mut fields = vec![
         ("started", timestamp(execution.started_at, true)),
         ("finished", timestamp(execution.finished_at, true)),
@@ -183,7 +188,10 @@ pub fn execution_text(execution: &Execution) -> String {
             format!(
                 "{} (sha256 {})",
                 execution.file,
-                execution.source_hash.get(..12).unwrap_or(&execution.source_hash)
+                execution
+                    .source_hash
+                    .get(..12)
+                    .unwrap_or(&execution.source_hash)
             ),
         ),
         ("model", model(&execution.model, &execution.provider_model)),
@@ -443,7 +451,10 @@ mod tests {
     #[test]
     fn timestamps_are_iso_8601_utc() {
         assert_eq!(timestamp(0, false), "1970-01-01T00:00:00Z");
-        assert_eq!(timestamp(1_700_000_000_123, true), "2023-11-14T22:13:20.123Z");
+        assert_eq!(
+            timestamp(1_700_000_000_123, true),
+            "2023-11-14T22:13:20.123Z"
+        );
         assert_eq!(timestamp(951_782_400_000, false), "2000-02-29T00:00:00Z");
         assert_eq!(timestamp(-1, true), "1969-12-31T23:59:59.999Z");
     }
@@ -553,8 +564,14 @@ ID  STARTED (UTC)         PROGRAM    MODEL  STATUS    LATENCY  TOKENS IN  TOKENS
             program: Some("missing".to_owned()),
             ..Filter::default()
         };
-        assert_eq!(render_runs(store.as_ref(), &filter, false).expect("render"), "");
-        assert_eq!(render_runs(store.as_ref(), &filter, true).expect("render"), "[]\n");
+        assert_eq!(
+            render_runs(store.as_ref(), &filter, false).expect("render"),
+            ""
+        );
+        assert_eq!(
+            render_runs(store.as_ref(), &filter, true).expect("render"),
+            "[]\n"
+        );
 
         let json = render_runs(store.as_ref(), &Filter::default(), true).expect("render");
         let parsed: Vec<Summary> = serde_json::from_str(&json).expect("a JSON array of summaries");
@@ -616,6 +633,9 @@ call 1 of 1: chat adapter, 812.0 ms, 412 in / 23 out, constrained
         let parsed: Execution = serde_json::from_str(&json).expect("an execution");
         assert_eq!(parsed.id, first);
         assert_eq!(parsed.calls[0].messages.len(), 2);
-        assert_eq!(render_run(store.as_ref(), first + 100, false).expect("render"), None);
+        assert_eq!(
+            render_run(store.as_ref(), first + 100, false).expect("render"),
+            None
+        );
     }
 }

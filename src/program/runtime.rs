@@ -165,8 +165,16 @@ impl Runtime {
         let mut trace = Trace::default();
         let result = match target.module {
             Module::Predict | Module::ChainOfThought => {
-                self.predict(target, &target.prompt, &target.demos, &inputs, 0, None, &mut trace)
-                    .await
+                self.predict(
+                    target,
+                    &target.prompt,
+                    &target.demos,
+                    &inputs,
+                    0,
+                    None,
+                    &mut trace,
+                )
+                .await
             }
             Module::BestOfN { n } => self.best_of_n(target, &inputs, n, &mut trace).await,
             Module::MultiChainComparison { m } => {
@@ -220,12 +228,37 @@ impl Runtime {
         trace: &mut Trace,
     ) -> Result<Values, RunError> {
         let first = self
-            .call(target, prompt, demos, inputs, self.adapter, rollout, temperature, trace)
+            .call(
+                target,
+                prompt,
+                demos,
+                inputs,
+                self.adapter,
+                rollout,
+                temperature,
+                trace,
+            )
             .await;
         match first {
-            Err(RunError::Parse(_)) if self.adapter == AdapterKind::Chat => {
-                self.call(target, prompt, demos, inputs, AdapterKind::Json, rollout, temperature, trace)
-                    .await
+            Err(RunError::Parse(chat_error)) if self.adapter == AdapterKind::Chat => {
+                let fallback = self
+                    .call(
+                        target,
+                        prompt,
+                        demos,
+                        inputs,
+                        AdapterKind::Json,
+                        rollout,
+                        temperature,
+                        trace,
+                    )
+                    .await;
+                match fallback {
+                    // The chat reply's problems say which field was missing or wrong; the
+                    // JSON retry's own failure adds little, and both calls are recorded.
+                    Err(RunError::Parse(_)) => Err(RunError::Parse(chat_error)),
+                    other => other,
+                }
             }
             other => other,
         }
@@ -266,7 +299,11 @@ impl Runtime {
             None if self.cache == CacheMode::Offline => Err(RunError::Offline {
                 model: spec.name.clone(),
             }),
-            None => self.provider.complete(&request).await.map_err(RunError::from),
+            None => self
+                .provider
+                .complete(&request)
+                .await
+                .map_err(RunError::from),
         };
         let latency_ms = clock.elapsed().as_secs_f64() * 1000.0;
         let mut record = CallRecord {
@@ -305,10 +342,12 @@ impl Runtime {
         };
         match parsed {
             Ok(parsed) => {
-                trace.repairs.extend(parsed.repairs.into_iter().map(|repair| RepairRecord {
-                    path: repair.path,
-                    description: repair.description,
-                }));
+                trace
+                    .repairs
+                    .extend(parsed.repairs.into_iter().map(|repair| RepairRecord {
+                        path: repair.path,
+                        description: repair.description,
+                    }));
                 trace.calls.push(record);
                 Ok(parsed.values)
             }
@@ -332,7 +371,15 @@ impl Runtime {
         let mut last_error = None;
         for rollout in 0..n.max(1) {
             match self
-                .predict(target, &target.prompt, &target.demos, inputs, rollout, Some(1.0), trace)
+                .predict(
+                    target,
+                    &target.prompt,
+                    &target.demos,
+                    inputs,
+                    rollout,
+                    Some(1.0),
+                    trace,
+                )
                 .await
             {
                 Ok(outputs) => return Ok(outputs),
@@ -369,14 +416,25 @@ impl Runtime {
         let mut comparison_inputs = inputs.clone();
         for index in 1..=m {
             let attempt = self
-                .predict(target, &attempt_prompt, &[], inputs, index - 1, Some(1.0), trace)
+                .predict(
+                    target,
+                    &attempt_prompt,
+                    &[],
+                    inputs,
+                    index - 1,
+                    Some(1.0),
+                    trace,
+                )
                 .await?;
             let rationale = attempt
                 .get("rationale")
                 .or_else(|| attempt.get("reasoning"))
                 .map(first_line)
                 .unwrap_or_default();
-            let answer = attempt.get(&last_output).map(first_line).unwrap_or_default();
+            let answer = attempt
+                .get(&last_output)
+                .map(first_line)
+                .unwrap_or_default();
             comparison_inputs.insert(
                 format!("reasoning_attempt_{index}"),
                 Value::String(format!(
@@ -384,8 +442,16 @@ impl Runtime {
                 )),
             );
         }
-        self.predict(target, &target.prompt, &target.demos, &comparison_inputs, 0, Some(0.7), trace)
-            .await
+        self.predict(
+            target,
+            &target.prompt,
+            &target.demos,
+            &comparison_inputs,
+            0,
+            Some(0.7),
+            trace,
+        )
+        .await
     }
 }
 
