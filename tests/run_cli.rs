@@ -759,3 +759,55 @@ json.dump(messages, open("expected.json", "w"))
     assert_eq!(wrong.code, 2, "{}", wrong.stderr);
     assert!(wrong.stderr.contains("artifact"), "{}", wrong.stderr);
 }
+
+const MODULES_SIG: &str = "signature QA {\n    question: string\n    ->\n    answer: string\n    score: integer(min: 1, max: 5)\n}\n\nprogram careful = best_of_n(QA, n: 3)\nprogram compared = multi_chain_comparison(QA, m: 2)\n";
+
+#[test]
+fn best_of_n_keeps_the_first_valid_attempt() {
+    let mock = MockLm::openai(sequence([
+        // Attempt 1: chat reply out of range, JSON retry out of range too.
+        Reply::text("[[ ## answer ## ]]\nParis\n\n[[ ## score ## ]]\n9\n\n[[ ## completed ## ]]"),
+        Reply::text("{\"answer\": \"Paris\", \"score\": 9}"),
+        // Attempt 2: valid.
+        Reply::text("[[ ## answer ## ]]\nParis\n\n[[ ## score ## ]]\n4\n\n[[ ## completed ## ]]"),
+    ]));
+    let project = Project::new(&mock.url());
+    support::write(project.path(), "modules.sig", MODULES_SIG);
+    let result = project.run(&["run", "modules.sig", "--program", "careful", "--input", "question=q", "--json"]);
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    assert_eq!(
+        serde_json::from_str::<Value>(&result.stdout).expect("json"),
+        json!({"answer": "Paris", "score": 4})
+    );
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 3);
+    assert_eq!(requests[2].body()["temperature"], json!(1.0), "attempts sample at 1.0");
+    assert_eq!(project.show(1)["calls"].as_array().map(Vec::len), Some(3));
+}
+
+#[test]
+fn multi_chain_comparison_compares_its_attempts() {
+    let mock = MockLm::openai(|request| {
+        let system = request.body()["messages"][0]["content"].as_str().unwrap_or_default().to_owned();
+        if system.contains("reasoning_attempt_1") {
+            Reply::text("[[ ## rationale ## ]]\nBoth say Paris.\n\n[[ ## answer ## ]]\nParis\n\n[[ ## score ## ]]\n5\n\n[[ ## completed ## ]]")
+        } else {
+            Reply::text("[[ ## reasoning ## ]]\nthink about France\nmore\n\n[[ ## answer ## ]]\nParis\n\n[[ ## score ## ]]\n4\n\n[[ ## completed ## ]]")
+        }
+    });
+    let project = Project::new(&mock.url());
+    support::write(project.path(), "modules.sig", MODULES_SIG);
+    let result = project.run(&["run", "modules.sig", "--program", "compared", "--input", "question=q", "--json"]);
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    let outputs: Value = serde_json::from_str(&result.stdout).expect("json");
+    assert_eq!(outputs["rationale"], "Both say Paris.");
+    assert_eq!(outputs["score"], 5);
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 3, "two attempts and the comparison");
+    let comparison = requests[2].body()["messages"][1]["content"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        comparison.contains("[[ ## reasoning_attempt_1 ## ]]\n«I'm trying to think about France I'm not sure but my prediction is 4»"),
+        "{comparison}"
+    );
+    assert_eq!(requests[2].body()["temperature"], json!(0.7));
+}
