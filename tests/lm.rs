@@ -369,7 +369,7 @@ async fn retry_after_is_honoured() {
     assert_eq!(complete(&*provider, &question()).await.text, "Paris");
     let elapsed = start.elapsed();
     assert!(elapsed >= Duration::from_secs(1), "{elapsed:?}");
-    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
     assert_eq!(mock.hits(), 2);
 }
 
@@ -420,7 +420,7 @@ async fn a_hang_times_out_on_every_try() {
         }
     );
     assert!(elapsed >= timeout * 2, "{elapsed:?}");
-    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
     assert_eq!(mock.hits(), 2);
     assert!(error.to_string().contains("model `fast`"), "{error}");
     assert!(error.help().is_some_and(|help| help.contains("timeout")));
@@ -700,6 +700,23 @@ async fn an_unreachable_server_is_a_connection_error() {
     assert!(error.help().is_some_and(|help| help.contains("base_url")));
 }
 
+#[test]
+fn a_base_url_without_a_scheme_is_refused() {
+    let mock = MockLm::openai(|_| Reply::text("Paris"));
+    let spec = ModelSpec {
+        base_url: "localhost:11434/v1".to_owned(),
+        ..spec(ProviderKind::OpenAi, &mock)
+    };
+    let error = match connect(spec) {
+        Ok(_) => panic!("a base URL without http:// should be refused"),
+        Err(error) => error,
+    };
+    assert_eq!(
+        error.to_string(),
+        "model `fast`: the base URL `localhost:11434/v1` is not an http:// or https:// URL"
+    );
+}
+
 #[tokio::test]
 async fn the_concurrency_limit_holds() {
     set_up();
@@ -739,7 +756,7 @@ async fn requests_per_minute_spaces_requests() {
     let elapsed = start.elapsed();
     // The first at once, then one every 100 ms.
     assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
-    assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
 }
 
 #[test]

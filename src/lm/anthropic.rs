@@ -31,8 +31,8 @@ pub(crate) struct Anthropic {
 }
 
 impl Anthropic {
-    pub(crate) fn new(spec: ModelSpec, client: reqwest::Client) -> Anthropic {
-        Anthropic {
+    pub(crate) fn new(spec: ModelSpec, client: reqwest::Client) -> Result<Anthropic, LmError> {
+        Ok(Anthropic {
             transport: Transport::new(
                 spec,
                 client,
@@ -41,8 +41,8 @@ impl Anthropic {
                 "messages",
                 KeyHeader::Named("x-api-key"),
                 &[("anthropic-version", API_VERSION)],
-            ),
-        }
+            )?,
+        })
     }
 }
 

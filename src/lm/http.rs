@@ -148,7 +148,8 @@ pub(crate) struct Transport {
     spec: ModelSpec,
     provider: &'static str,
     client: reqwest::Client,
-    url: String,
+    /// The endpoint, parsed once.
+    url: reqwest::Url,
     key_header: KeyHeader,
     /// Sent with every request (content type, protocol version).
     headers: HeaderMap,
@@ -158,7 +159,7 @@ pub(crate) struct Transport {
 
 impl Transport {
     /// A transport posting to `{base_url}/{path}`, or `{default_base_url}/{path}` when the spec
-    /// leaves the base URL empty.
+    /// leaves the base URL empty. Fails when that is not an HTTP(S) URL.
     pub(crate) fn new(
         spec: ModelSpec,
         client: reqwest::Client,
@@ -167,12 +168,21 @@ impl Transport {
         path: &str,
         key_header: KeyHeader,
         extra_headers: &[(&'static str, &'static str)],
-    ) -> Transport {
+    ) -> Result<Transport, LmError> {
         let base_url = match spec.base_url.trim() {
             "" => default_base_url,
             base_url => base_url,
         };
         let url = format!("{}/{path}", base_url.trim_end_matches('/'));
+        let url = match reqwest::Url::parse(&url) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => url,
+            Ok(_) | Err(_) => {
+                return Err(LmError::Other {
+                    model: spec.name.clone(),
+                    message: format!("the base URL `{base_url}` is not an http:// or https:// URL"),
+                })
+            }
+        };
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         for (name, value) in extra_headers {
@@ -182,7 +192,7 @@ impl Transport {
             );
         }
         let permits = spec.max_concurrency.clamp(1, Semaphore::MAX_PERMITS);
-        Transport {
+        Ok(Transport {
             rate_limiter: RateLimiter::per_minute(spec.requests_per_minute),
             permits: Semaphore::new(permits),
             spec,
@@ -191,7 +201,7 @@ impl Transport {
             url,
             key_header,
             headers,
-        }
+        })
     }
 
     pub(crate) fn spec(&self) -> &ModelSpec {
@@ -250,7 +260,7 @@ impl Transport {
         }
         let mut request = self
             .client
-            .post(&self.url)
+            .post(self.url.clone())
             .timeout(self.spec.timeout)
             .headers(self.headers.clone())
             .body(body.to_vec());
@@ -351,7 +361,7 @@ impl Transport {
             },
             Failure::Connection(message) => LmError::Connection {
                 model,
-                url: self.url.clone(),
+                url: self.url.to_string(),
                 message: redact(&message, key),
                 attempts,
             },

@@ -256,14 +256,15 @@ pub trait Provider: Send + Sync {
 /// The client for `spec`, chosen by its protocol. Clients share one connection pool; each keeps
 /// its own concurrency and rate limits. An empty `base_url` means the provider's public API.
 ///
-/// Fails only when the process cannot set up HTTP at all (TLS initialisation).
+/// Fails when the base URL is not an HTTP(S) URL, or when the process cannot set up HTTP at all
+/// (TLS initialisation).
 pub fn connect(spec: ModelSpec) -> Result<Arc<dyn Provider>, LmError> {
     let client = http::shared_client().map_err(|message| LmError::Other {
         model: spec.name.clone(),
         message,
     })?;
     Ok(match spec.provider {
-        ProviderKind::OpenAi => Arc::new(openai::OpenAi::new(spec, client)),
-        ProviderKind::Anthropic => Arc::new(anthropic::Anthropic::new(spec, client)),
+        ProviderKind::OpenAi => Arc::new(openai::OpenAi::new(spec, client)?),
+        ProviderKind::Anthropic => Arc::new(anthropic::Anthropic::new(spec, client)?),
     })
 }

@@ -20,8 +20,8 @@ pub(crate) struct OpenAi {
 }
 
 impl OpenAi {
-    pub(crate) fn new(spec: ModelSpec, client: reqwest::Client) -> OpenAi {
-        OpenAi {
+    pub(crate) fn new(spec: ModelSpec, client: reqwest::Client) -> Result<OpenAi, LmError> {
+        Ok(OpenAi {
             transport: Transport::new(
                 spec,
                 client,
@@ -30,8 +30,8 @@ impl OpenAi {
                 "chat/completions",
                 KeyHeader::Bearer,
                 &[],
-            ),
-        }
+            )?,
+        })
     }
 }
 

@@ -63,6 +63,6 @@ mod tests {
         // The first starts at once, the other four 50 ms apart each.
         let elapsed = start.elapsed();
         assert!(elapsed >= Duration::from_millis(200), "{elapsed:?}");
-        assert!(elapsed < Duration::from_millis(1000), "{elapsed:?}");
+        assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
     }
 }
