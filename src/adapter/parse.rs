@@ -30,6 +30,10 @@ use crate::schema::{Document, Field, Type};
 use coerce::Coercer;
 use lenient_json::Member;
 
+/// The hint for a reply that ends before it should.
+const CUT_OFF_HELP: &str =
+    "the reply looks cut off: allow the LM more output tokens (`max_tokens`)";
+
 /// An LM reply read as a signature's outputs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Parsed {
@@ -49,9 +53,10 @@ pub struct Repair {
 }
 
 /// Reads `raw` (a section's text or a JSON value) as a value of type `ty`, with the repairs it
-/// took. `path` names the value in repairs and errors. Coercion is documented case by case in
-/// the README ("Reading LM replies"); in short, it converts what has one honest reading and
-/// refuses what has none or several.
+/// took. `path` names the value in repairs and errors. It converts what has one honest reading
+/// (`"0.87."`, `87%` for a probability, `Yes`, `Sentiment.POSITIVE`, `- a` bullets, `3.0` for
+/// an integer) and refuses what has none or several (`very high`, `87%` for a plain float,
+/// `positive or negative`, `3.5` for an integer); constraints are checked, never clamped.
 pub fn coerce(
     document: &Document,
     ty: &Type,
@@ -189,6 +194,10 @@ pub fn parse_chat(
             "the reply has no `[[ ## field ## ]]` headers; the LM did not follow the chat format"
                 .to_owned()
         })
+    } else if !completed
+        && (!missing.is_empty() || invalid.iter().any(|e| e.problem == Problem::Truncated))
+    {
+        Some(CUT_OFF_HELP.to_owned())
     } else if !missing.is_empty() {
         Some("each output field must come under its own `[[ ## name ## ]]` header".to_owned())
     } else {
@@ -305,11 +314,15 @@ pub fn parse_json(
             return Err(failure(
                 ReplyFormat::Json,
                 vec![ReplyProblem::CutBeforeFields],
-                None,
+                Some(CUT_OFF_HELP.to_owned()),
                 Map::new(),
                 reply,
             ));
         }
+    }
+    if let Some(key) = &cut_key {
+        // A number or bare word at the very end may have been longer.
+        object.shift_remove(key);
     }
     let keys_written: Vec<&str> = object.keys().map(String::as_str).collect();
     let chosen = coercer.match_fields(&keys_written, outputs, "");
@@ -347,10 +360,10 @@ pub fn parse_json(
             repairs: coercer.repairs,
         });
     }
-    let help = if !missing.is_empty() && located.reading.unclosed {
-        Some("the reply was cut off; allow the LM more output tokens".to_owned())
-    } else if invalid.iter().any(|e| e.problem == Problem::Truncated) {
-        Some("the reply was cut off; allow the LM more output tokens".to_owned())
+    let cut_off = (!missing.is_empty() && located.reading.unclosed)
+        || invalid.iter().any(|e| e.problem == Problem::Truncated);
+    let help = if cut_off {
+        Some(CUT_OFF_HELP.to_owned())
     } else if !missing.is_empty() {
         Some(format!(
             "the JSON object needs the keys {}",
@@ -498,7 +511,7 @@ fn failure(
         format,
         problems,
         help,
-        partial,
+        partial: Box::new(partial),
         reply: reply.to_owned(),
     }
 }

@@ -21,7 +21,9 @@ const MAX_DEPTH: usize = 128;
 /// an already-parsed JSON reply holds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Raw<'a> {
+    /// Text to read as the type: a chat section, a list item, a `key: value` value.
     Text(&'a str),
+    /// A value from a JSON reply; a JSON string is read like text where the type is not text.
     Json(&'a Value),
 }
 
@@ -526,7 +528,9 @@ impl<'d> Coercer<'d> {
             FieldError::new(path, problem)
         })?;
         let result = Value::String(allowed[index].clone());
-        if altered || cleaned != allowed[index] {
+        // A JSON string is how a choice is written in JSON: only a changed text is a repair.
+        let exact_json_string = from_json_string && original == allowed[index];
+        if !exact_json_string && (altered || cleaned != allowed[index]) {
             self.record_conversion(path, original, from_json_string, &result);
         }
         Ok(result)
@@ -579,8 +583,12 @@ impl<'d> Coercer<'d> {
             Some(inner) => (inner, true),
             None => (trimmed, false),
         };
-        let opener = if want_object { '{' } else { '[' };
-        if body.starts_with(opener) {
+        let opens = if want_object {
+            body.starts_with('{')
+        } else {
+            body.starts_with(['[', '('])
+        };
+        if opens {
             if let Ok(reading) = lenient_json::read_whole(body) {
                 let value = self.take_reading(reading, path)?;
                 if fenced {
@@ -623,9 +631,10 @@ impl<'d> Coercer<'d> {
                 }
             }
             Raw::Json(Value::String(text)) => {
-                let parsed = self.list(item, None, None, Raw::Text(text), path)?;
-                if let Value::Array(items) = parsed {
-                    values = items;
+                let before = self.repairs.len();
+                values = self.text_list(item, text, path)?;
+                if self.repairs.len() == before {
+                    self.repair(path, "read the list inside a string");
                 }
             }
             Raw::Json(single) => {
@@ -642,17 +651,11 @@ impl<'d> Coercer<'d> {
     fn text_list(&mut self, item: &Type, text: &str, path: &str) -> Result<Vec<Value>, FieldError> {
         let trimmed = text.trim();
         let mut values = Vec::new();
-        if let Some(array) = self.structured_text(trimmed, false, path)? {
-            if let Value::Array(items) = &array {
-                for (index, element) in items.iter().enumerate() {
-                    values.push(self.value(
-                        item,
-                        Raw::Json(element),
-                        &format!("{path}[{index}]"),
-                    )?);
-                }
-                return Ok(values);
+        if let Some(Value::Array(items)) = self.structured_text(trimmed, false, path)? {
+            for (index, element) in items.iter().enumerate() {
+                values.push(self.value(item, Raw::Json(element), &format!("{path}[{index}]"))?);
             }
+            return Ok(values);
         }
         let body = text::unfence(trimmed).unwrap_or(trimmed);
         if text::null_word(body).is_some() {
@@ -674,6 +677,18 @@ impl<'d> Coercer<'d> {
             self.repair(path, format!("read {}", list.layout.description()));
             for (index, element) in list.items.iter().enumerate() {
                 values.push(self.value(item, Raw::Text(element), &format!("{path}[{index}]"))?);
+            }
+            return Ok(values);
+        }
+        if body.starts_with(['[', '{', '(']) {
+            // Brackets that do not read as JSON: not a value to wrap in a list.
+            return Err(wrong_type(path, text::excerpt(text), "a list").with_help(
+                "write a JSON array, such as `[\"a\", \"b\"]`, or one `- item` per line",
+            ));
+        }
+        if let Some(array) = self.array_in_prose(body, path)? {
+            for (index, element) in array.iter().enumerate() {
+                values.push(self.value(item, Raw::Json(element), &format!("{path}[{index}]"))?);
             }
             return Ok(values);
         }
@@ -705,6 +720,36 @@ impl<'d> Coercer<'d> {
         let value = self.value(item, Raw::Text(body), &format!("{path}[0]"))?;
         self.repair(path, "read a single value as a one-item list");
         Ok(vec![value])
+    }
+
+    /// A JSON array of quoted strings or objects after (or before) some prose: `The sources I
+    /// used: ["a", "b"]`. Arrays of bare numbers are left alone, since `see [1]` is prose.
+    fn array_in_prose(&mut self, text: &str, path: &str) -> Result<Option<Vec<Value>>, FieldError> {
+        const MAX_ATTEMPTS: usize = 16;
+        let mut from = 0;
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(offset) = text.get(from..).and_then(|rest| rest.find('[')) else {
+                return Ok(None);
+            };
+            let start = from + offset;
+            if let Ok(reading) = lenient_json::read(text, start) {
+                let written_as_json = match &reading.value {
+                    Value::Array(items) => {
+                        !items.is_empty() && items.iter().all(|i| i.is_object() || i.is_string())
+                    }
+                    _ => false,
+                };
+                if written_as_json && !reading.slips.contains(&lenient_json::Slip::UnquotedValue) {
+                    let Value::Array(items) = self.take_reading(reading, path)? else {
+                        return Ok(None);
+                    };
+                    self.repair(path, "ignored text around the JSON array");
+                    return Ok(Some(items));
+                }
+            }
+            from = start + 1;
+        }
+        Ok(None)
     }
 
     /// The members of an object-shaped value: a JSON object, JSON text, or `key: value` lines.
@@ -987,8 +1032,12 @@ fn float_value(value: f64) -> Value {
     Number::from_f64(value).map_or(Value::Null, Value::Number)
 }
 
+/// A float for messages: whole values without `.0` (`87`, `1`), others as JSON writes them.
 fn format_float(value: f64) -> String {
-    float_value(value).to_string()
+    match whole(value) {
+        Some(integer) if integer.unsigned_abs() < 1 << 53 => integer.to_string(),
+        _ => float_value(value).to_string(),
+    }
 }
 
 fn wrong_type(path: &str, found: String, expected: &'static str) -> FieldError {

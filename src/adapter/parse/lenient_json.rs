@@ -24,6 +24,9 @@ pub(crate) enum Slip {
     LooseNumber,
     UnknownEscape,
     DuplicateKey(String),
+    PythonTuple,
+    /// A `}` closed an array, or a `]` an object.
+    MismatchedBracket,
     /// The text ended before every bracket was closed; the reader closed them.
     Unclosed,
 }
@@ -52,6 +55,8 @@ impl Slip {
             Slip::DuplicateKey(key) => {
                 format!("key `{key}` appears more than once; kept the first")
             }
+            Slip::PythonTuple => "read Python tuples `(…)` as lists".to_owned(),
+            Slip::MismatchedBracket => "added a closing bracket the JSON left out".to_owned(),
             Slip::Unclosed => "added the closing brackets missing at the end".to_owned(),
         }
     }
@@ -270,7 +275,11 @@ impl Reader<'_> {
         };
         match next {
             '{' => self.object(depth),
-            '[' => self.array(depth),
+            '[' => self.array(depth, ']'),
+            '(' => {
+                self.slip(Slip::PythonTuple);
+                self.array(depth, ')')
+            }
             '"' | '\'' | '“' | '‘' => {
                 let text = self.string()?;
                 self.last_self_delimited = true;
@@ -320,6 +329,11 @@ impl Reader<'_> {
                 return Ok(Value::Object(map));
             };
             match next {
+                ']' | ')' if depth > 0 => {
+                    self.slip(Slip::MismatchedBracket);
+                    self.last_self_delimited = true;
+                    return Ok(Value::Object(map));
+                }
                 '}' => {
                     self.bump();
                     if expecting_member && !map.is_empty() {
@@ -385,7 +399,7 @@ impl Reader<'_> {
         }
     }
 
-    fn array(&mut self, depth: usize) -> Step<Value> {
+    fn array(&mut self, depth: usize, closing: char) -> Step<Value> {
         self.bump();
         let mut items = Vec::new();
         let mut expecting_item = true;
@@ -397,7 +411,13 @@ impl Reader<'_> {
                 return Ok(Value::Array(items));
             };
             match next {
-                ']' => {
+                '}' if depth > 0 => {
+                    // `["a"}`: the array's `]` is missing; the `}` is the enclosing object's.
+                    self.slip(Slip::MismatchedBracket);
+                    self.last_self_delimited = true;
+                    return Ok(Value::Array(items));
+                }
+                c if c == closing => {
                     self.bump();
                     if expecting_item && !items.is_empty() {
                         self.slip(Slip::TrailingComma);
@@ -417,7 +437,7 @@ impl Reader<'_> {
                     if matches!(next, '"' | '\'' | '{' | '[' | '“' | '‘') {
                         self.slip(Slip::MissingComma);
                     } else {
-                        return self.fail("`,` or `]`");
+                        return self.fail("`,` or the end of the list");
                     }
                 }
                 _ => {}
@@ -515,7 +535,11 @@ impl Reader<'_> {
                     {
                         self.position += 2;
                         let second = self.hex4()?;
-                        0x10000 + ((first - 0xD800) << 10) + second.wrapping_sub(0xDC00)
+                        if (0xDC00..0xE000).contains(&second) {
+                            0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
+                        } else {
+                            0xFFFD
+                        }
                     } else {
                         0xFFFD
                     }
@@ -722,6 +746,15 @@ mod tests {
     }
 
     #[test]
+    fn tuples_and_mismatched_brackets() {
+        let (value, slips) = whole("{\"a\": (1, 2), \"b\": [\"x\"}");
+        assert_eq!(value, json!({"a": [1, 2], "b": ["x"]}));
+        assert!(slips.contains(&Slip::PythonTuple));
+        assert!(slips.contains(&Slip::MismatchedBracket));
+        assert!(read_whole("[\"x\"}").is_err());
+    }
+
+    #[test]
     fn missing_commas_between_members() {
         let (value, slips) = whole("{\"a\": 1\n\"b\": [\"x\" \"y\"]}");
         assert_eq!(value, json!({"a": 1, "b": ["x", "y"]}));
@@ -753,6 +786,7 @@ mod tests {
         assert!(read_whole("NaN").is_err());
         assert!(read_whole("{\"a\": -Infinity}").is_err());
         assert!(read_whole("\"cut").is_err());
+        assert_eq!(whole(r#""\ud800\u0041""#).0, json!("\u{FFFD}"));
         assert!(read_whole("[1] first").is_err());
         assert!(read_whole(&"[".repeat(10_000)).is_err());
     }

@@ -24,8 +24,9 @@ pub struct ParseError {
     pub problems: Vec<ReplyProblem>,
     /// What would fix it, when that is known.
     pub help: Option<String>,
-    /// The output fields that were read successfully, in signature order.
-    pub partial: Map<String, Value>,
+    /// The output fields that were read successfully, in signature order (boxed to keep the
+    /// error small).
+    pub partial: Box<Map<String, Value>>,
     /// The LM's reply, verbatim.
     pub reply: String,
 }
@@ -54,20 +55,26 @@ impl ParseError {
 /// One thing wrong with a reply.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ReplyProblem {
+    /// Nothing but whitespace.
     #[error("the reply is empty")]
     EmptyReply,
+    /// JSON format: no `{` that begins a readable object.
     #[error("the reply has no JSON object")]
     NoJsonObject,
+    /// JSON format: an object that cannot be read even leniently, and where it fails.
     #[error("the reply's JSON is not valid: expected {expected} at line {line}, column {column}")]
     InvalidJson {
         expected: &'static str,
         line: usize,
         column: usize,
     },
+    /// JSON format: the reply ends inside the object's first key.
     #[error("the reply's JSON object is cut off before its first field")]
     CutBeforeFields,
+    /// Required output fields the reply does not give, in signature order.
     #[error("missing output field{} {}", if .0.len() == 1 { "" } else { "s" }, backticked(.0))]
     MissingFields(Vec<String>),
+    /// An output field whose value cannot be read as its type.
     #[error("output field {0}")]
     Invalid(FieldError),
 }

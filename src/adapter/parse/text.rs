@@ -129,6 +129,34 @@ pub(crate) fn read_number(text: &str) -> Option<NumberText> {
             plain = false;
         }
     }
+    if let Some(integer) = radix_integer(&unsigned) {
+        let integer = if sign == "-" {
+            integer.checked_neg()?
+        } else {
+            integer
+        };
+        return Some(NumberText {
+            value: integer as f64,
+            integer: Some(integer),
+            percent,
+            plain: false,
+        });
+    }
+    if unsigned.contains('_') {
+        // Python's `3_000`: single underscores between digits.
+        let bytes = unsigned.as_bytes();
+        let between_digits = bytes.iter().enumerate().all(|(index, byte)| {
+            *byte != b'_'
+                || (index > 0
+                    && bytes[index - 1].is_ascii_digit()
+                    && bytes.get(index + 1).is_some_and(u8::is_ascii_digit))
+        });
+        if !between_digits {
+            return None;
+        }
+        unsigned = unsigned.replace('_', "");
+        plain = false;
+    }
     if unsigned.contains(',') {
         if !has_thousands_separators(&unsigned) {
             return None;
@@ -155,6 +183,20 @@ pub(crate) fn read_number(text: &str) -> Option<NumberText> {
         percent,
         plain,
     })
+}
+
+/// `0x1F`, `0o17`, `0b101`: integers in the bases Python writes.
+fn radix_integer(text: &str) -> Option<i64> {
+    let (radix, digits) = match text.get(..2)?.to_ascii_lowercase().as_str() {
+        "0x" => (16, &text[2..]),
+        "0o" => (8, &text[2..]),
+        "0b" => (2, &text[2..]),
+        _ => return None,
+    };
+    if digits.is_empty() || digits.starts_with(['+', '-']) {
+        return None;
+    }
+    i64::from_str_radix(digits, radix).ok()
 }
 
 /// `1,234` or `12,345,678.5`: commas every three digits before the decimal point.
@@ -409,6 +451,9 @@ mod tests {
         assert_eq!(read("−3"), Some((-3.0, Some(-3), false, false)));
         assert_eq!(read("1e-3"), Some((0.001, None, false, true)));
         assert_eq!(read("3.0"), Some((3.0, None, false, true)));
+        assert_eq!(read("0x10"), Some((16.0, Some(16), false, false)));
+        assert_eq!(read("3_000"), Some((3000.0, Some(3000), false, false)));
+        assert_eq!(read("1_000.5"), Some((1000.5, None, false, false)));
         for not_a_number in [
             "",
             "high",
