@@ -27,23 +27,37 @@ const REDACTED: &str = "[redacted]";
 /// The process's one HTTP client (a cheap handle on a shared pool). Building it can fail while
 /// setting up TLS, so the outcome is kept, as text, for every later caller.
 static CLIENT: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
+static PLAIN_CLIENT: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
 
-/// The shared HTTP client, built on first use.
-pub(crate) fn shared_client() -> Result<reqwest::Client, String> {
-    CLIENT.get_or_init(build_client).clone()
+/// The process's client for `https://` servers (TLS with the platform's roots), or for plain
+/// `http://` ones (local servers: no certificate store is loaded, which takes milliseconds).
+pub(crate) fn shared_client(plain_http: bool) -> Result<reqwest::Client, String> {
+    if plain_http {
+        PLAIN_CLIENT.get_or_init(|| build_client(true)).clone()
+    } else {
+        CLIENT.get_or_init(|| build_client(false)).clone()
+    }
 }
 
-fn build_client() -> Result<reqwest::Client, String> {
+fn build_client(plain_http: bool) -> Result<reqwest::Client, String> {
     // reqwest is built with `rustls-no-provider`; some other part of the process may already
     // have installed a provider, which serves as well.
     let _already_installed = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .user_agent(concat!("dspex/", env!("CARGO_PKG_VERSION")))
         .no_proxy()
         // A POST answered with a redirect is a misconfigured base URL, not something to follow.
         .redirect(reqwest::redirect::Policy::none())
         .tcp_nodelay(true)
-        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT);
+    if plain_http {
+        // No `https://` request ever goes through this client, so it trusts no root at all.
+        let tls = rustls::ClientConfig::builder()
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
+        builder = builder.tls_backend_preconfigured(tls);
+    }
+    builder
         .build()
         .map_err(|error| format!("cannot set up the HTTP client: {}", error_chain(&error)))
 }

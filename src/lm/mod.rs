@@ -259,7 +259,8 @@ pub trait Provider: Send + Sync {
 /// Fails when the base URL is not an HTTP(S) URL, or when the process cannot set up HTTP at all
 /// (TLS initialisation).
 pub fn connect(spec: ModelSpec) -> Result<Arc<dyn Provider>, LmError> {
-    let client = http::shared_client().map_err(|message| LmError::Other {
+    let plain_http = spec.base_url.starts_with("http://");
+    let client = http::shared_client(plain_http).map_err(|message| LmError::Other {
         model: spec.name.clone(),
         message,
     })?;

@@ -284,14 +284,16 @@ impl Runtime {
         if adapter == AdapterKind::Json {
             request.response_format = response_format(&target.document, prompt);
         }
-        let key = cache_key(self.provider.as_ref(), &request, rollout);
-        let clock = Instant::now();
-        let cached = match self.cache {
+        let key = match self.cache {
             CacheMode::Off => None,
-            CacheMode::On | CacheMode::Offline => match &self.store {
-                Some(store) => store.cache_get(&key)?,
-                None => None,
-            },
+            CacheMode::On | CacheMode::Offline => {
+                Some(cache_key(self.provider.as_ref(), &request, rollout))
+            }
+        };
+        let clock = Instant::now();
+        let cached = match (&key, &self.store) {
+            (Some(key), Some(store)) => store.cache_get(key)?,
+            _ => None,
         };
         let cache_hit = cached.is_some();
         let completion: Result<Completion, RunError> = match cached {
@@ -324,10 +326,10 @@ impl Runtime {
                 return Err(error);
             }
         };
-        if !cache_hit && self.cache == CacheMode::On {
-            if let Some(store) = &self.store {
-                store.cache_put(&key, &completion)?;
-            }
+        if let (false, CacheMode::On, Some(key), Some(store)) =
+            (cache_hit, self.cache, &key, &self.store)
+        {
+            store.cache_put(key, &completion)?;
         }
         record.raw = Some(completion.text.clone());
         record.constrained = completion.constrained;
