@@ -773,7 +773,15 @@ fn best_of_n_keeps_the_first_valid_attempt() {
     ]));
     let project = Project::new(&mock.url());
     support::write(project.path(), "modules.sig", MODULES_SIG);
-    let result = project.run(&["run", "modules.sig", "--program", "careful", "--input", "question=q", "--json"]);
+    let result = project.run(&[
+        "run",
+        "modules.sig",
+        "--program",
+        "careful",
+        "--input",
+        "question=q",
+        "--json",
+    ]);
     assert_eq!(result.code, 0, "{}", result.stderr);
     assert_eq!(
         serde_json::from_str::<Value>(&result.stdout).expect("json"),
@@ -781,14 +789,21 @@ fn best_of_n_keeps_the_first_valid_attempt() {
     );
     let requests = mock.requests();
     assert_eq!(requests.len(), 3);
-    assert_eq!(requests[2].body()["temperature"], json!(1.0), "attempts sample at 1.0");
+    assert_eq!(
+        requests[2].body()["temperature"],
+        json!(1.0),
+        "attempts sample at 1.0"
+    );
     assert_eq!(project.show(1)["calls"].as_array().map(Vec::len), Some(3));
 }
 
 #[test]
 fn multi_chain_comparison_compares_its_attempts() {
     let mock = MockLm::openai(|request| {
-        let system = request.body()["messages"][0]["content"].as_str().unwrap_or_default().to_owned();
+        let system = request.body()["messages"][0]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         if system.contains("reasoning_attempt_1") {
             Reply::text("[[ ## rationale ## ]]\nBoth say Paris.\n\n[[ ## answer ## ]]\nParis\n\n[[ ## score ## ]]\n5\n\n[[ ## completed ## ]]")
         } else {
@@ -797,14 +812,25 @@ fn multi_chain_comparison_compares_its_attempts() {
     });
     let project = Project::new(&mock.url());
     support::write(project.path(), "modules.sig", MODULES_SIG);
-    let result = project.run(&["run", "modules.sig", "--program", "compared", "--input", "question=q", "--json"]);
+    let result = project.run(&[
+        "run",
+        "modules.sig",
+        "--program",
+        "compared",
+        "--input",
+        "question=q",
+        "--json",
+    ]);
     assert_eq!(result.code, 0, "{}", result.stderr);
     let outputs: Value = serde_json::from_str(&result.stdout).expect("json");
     assert_eq!(outputs["rationale"], "Both say Paris.");
     assert_eq!(outputs["score"], 5);
     let requests = mock.requests();
     assert_eq!(requests.len(), 3, "two attempts and the comparison");
-    let comparison = requests[2].body()["messages"][1]["content"].as_str().unwrap_or_default().to_owned();
+    let comparison = requests[2].body()["messages"][1]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     assert!(
         comparison.contains("[[ ## reasoning_attempt_1 ## ]]\n«I'm trying to think about France I'm not sure but my prediction is 4»"),
         "{comparison}"
