@@ -8,7 +8,11 @@
 //! - `concurrent`: 256 tasks on a 2-thread runtime, each awaiting its record before the next,
 //!   as the runtime's batch workers do;
 //! - `one commit each`: every record awaited before the next is queued, so each gets its own
-//!   transaction. This is the reference the batching is compared with.
+//!   transaction. This is the reference the batching is compared with;
+//! - `cpu per execution`: CPU time (Linux `schedstat`) of the batched runs, in all threads and in
+//!   the writer thread alone. Unlike wall time it holds up on a busy machine, and the writer's
+//!   share bounds the store's throughput: it is the one thread that cannot be parallelized;
+//! - `database`: the main file's size per execution (pages not yet checkpointed are in the WAL).
 //!
 //! Criterion then measures a 10,000-record batch and a cache hit. Run with
 //! `cargo bench --bench store`.
@@ -173,11 +177,17 @@ fn print_throughput(system: &str) {
     );
     let mut batched = f64::MAX;
     let mut concurrent = f64::MAX;
+    // CPU time summed over the batched runs.
+    let mut cpu = Some((0, 0));
     for _ in 0..5 {
         let records: Vec<Execution> = (0..BATCH).map(|i| execution(system, i)).collect();
+        let before = cpu_nanos();
         let started = Instant::now();
         record_batch(&store, &current, records);
         batched = batched.min(started.elapsed().as_secs_f64());
+        cpu = cpu
+            .zip(before.zip(cpu_nanos()))
+            .map(|(sum, (before, after))| (sum.0 + after.0 - before.0, sum.1 + after.1 - before.1));
 
         let started = Instant::now();
         record_concurrently(&store, &multi, &shared);
@@ -207,6 +217,15 @@ fn print_throughput(system: &str) {
         concurrent / one_each
     );
     println!("record one commit each: {one_each:.0} executions/s");
+    if let Some((process, writer)) = cpu {
+        let per_execution = |nanos: u64| nanos as f64 / 1e3 / (5 * BATCH) as f64;
+        let (process, writer) = (per_execution(process), per_execution(writer));
+        println!(
+            "cpu per execution (batched): {process:.1} us in all threads, {writer:.1} us in the \
+             writer thread (a writer with a core to itself: {:.0} executions/s)",
+            1e6 / writer
+        );
+    }
     let bytes = std::fs::metadata(directory.path().join(".dspex").join("dspex.db"))
         .map(|metadata| metadata.len())
         .unwrap_or(0);
@@ -215,6 +234,27 @@ fn print_throughput(system: &str) {
         "database: {:.0} bytes per execution ({recorded} executions)",
         bytes as f64 / recorded as f64
     );
+}
+
+/// CPU nanoseconds used so far by all of this process's threads and by the store's writer
+/// threads, from `/proc/self/task/*/schedstat` (Linux only; `None` elsewhere). Wall time on a
+/// busy machine says little; CPU time per execution does.
+fn cpu_nanos() -> Option<(u64, u64)> {
+    let mut all = 0;
+    let mut writer = 0;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let task = task.ok()?.path();
+        let Ok(schedstat) = std::fs::read_to_string(task.join("schedstat")) else {
+            continue; // the thread has just exited
+        };
+        let nanos: u64 = schedstat.split_whitespace().next()?.parse().ok()?;
+        all += nanos;
+        let name = std::fs::read_to_string(task.join("comm")).unwrap_or_default();
+        if name.starts_with("dspex-store") {
+            writer += nanos;
+        }
+    }
+    Some((all, writer))
 }
 
 fn benchmarks(criterion: &mut Criterion) {

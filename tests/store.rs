@@ -130,6 +130,39 @@ fn migrates_an_empty_directory_and_reopens() {
 }
 
 #[test]
+fn an_empty_file_becomes_a_store() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let path = directory.path().join("dspex.db");
+    std::fs::write(&path, "").expect("write");
+    let store = open(&path);
+    let id = record(&*store, execution("qa", 1, 1.0, Status::Success));
+    assert!(store.get(id).expect("get").is_some());
+}
+
+#[test]
+fn two_stores_on_one_file_share_it() {
+    // As two dspex processes would: each has its own writer; the busy timeout serializes them.
+    let directory = tempfile::tempdir().expect("tempdir");
+    let path = store_path(&directory);
+    let first = open(&path);
+    let second = open(&path);
+    let runtime = runtime();
+    let mut pending = Vec::new();
+    for index in 0..500 {
+        let store = if index % 2 == 0 { &first } else { &second };
+        pending.push(store.record(execution("qa", index, 1.0, Status::Success)));
+    }
+    let mut ids: Vec<i64> = pending
+        .into_iter()
+        .map(|future| runtime.block_on(future).expect("committed"))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 500, "every record has its own id");
+    assert_eq!(first.list(&Filter::default()).expect("list").len(), 500);
+}
+
+#[test]
 fn a_newer_schema_is_refused() {
     let directory = tempfile::tempdir().expect("tempdir");
     let path = store_path(&directory);

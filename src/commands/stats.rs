@@ -15,14 +15,16 @@ pub fn stats(args: StatsArgs, printer: &Printer) -> Result<ExitStatus, CommandEr
                 program: args.program,
                 ..Filter::default()
             };
-            render_stats(store.as_ref(), &filter, args.json).map_err(store_error)?
+            let text = render_stats(store.as_ref(), &filter, args.json).map_err(store_error)?;
+            if text.is_empty() {
+                printer.message("no executions match\n");
+            }
+            text
         }
+        // `open_existing` has said why there is nothing.
         None if args.json => "[]\n".to_owned(),
         None => String::new(),
     };
-    if text.is_empty() {
-        printer.message("no executions match\n");
-    }
     printer.data(&text).map_err(|source| CommandError::Write {
         path: "stdout".to_owned(),
         source,

@@ -1,13 +1,14 @@
 //! The execution store and response cache. Everything the runtime records goes through the
 //! [`Store`] trait, so a PostgreSQL backend can take SQLite's place without the runtime changing.
-//! The SQLite backend ([`sqlite`]) is the default: one database per project, `.dspex/dspex.db`.
+//! The SQLite backend ([`sqlite`]) is the default: one database per project, `.dspex/dspex.db`
+//! unless configured otherwise (`crate::config::Config::store_path`).
 //!
 //! Nothing here ever holds an API key: records carry what the program saw and answered, never
 //! the environment or request headers.
 
 pub mod sqlite;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -16,14 +17,6 @@ use serde_json::Value;
 use crate::lm::{BoxFuture, Completion, Message, Usage};
 
 pub use sqlite::SqliteStore;
-
-/// Where a project's store lives, relative to the project root.
-pub const DEFAULT_PATH: &str = ".dspex/dspex.db";
-
-/// The store path for the project rooted at `root`.
-pub fn default_path(root: &Path) -> PathBuf {
-    root.join(DEFAULT_PATH)
-}
 
 /// Opens (creating it and its directory when needed) the SQLite store at `path`.
 pub fn open(path: &Path) -> Result<Arc<dyn Store>, StoreError> {

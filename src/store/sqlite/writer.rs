@@ -1,0 +1,242 @@
+//! The writer thread: it owns the only write connection, takes everything queued (up to
+//! [`MAX_BATCH`] items), writes it in one transaction, commits, and only then answers each
+//! record with its id.
+
+use std::collections::HashSet;
+use std::sync::mpsc;
+
+use rusqlite::{params, Connection, TransactionBehavior};
+use sha2::{Digest, Sha256};
+use tokio::sync::oneshot;
+
+use super::rows::{encode_hex, to_json, StoredCall, StoredMessage};
+use super::{classify, INLINE_LIMIT};
+use crate::store::{Execution, StoreError};
+
+/// The most queued items one transaction takes, bounding how long a record waits for its commit
+/// and how much the transaction holds in memory.
+pub const MAX_BATCH: usize = 4096;
+
+/// Hashes of texts the writer knows are stored, kept so a repeated prompt skips its insert.
+/// Cleared when it grows past this.
+const MAX_KNOWN_TEXTS: usize = 65_536;
+
+const INSERT_EXECUTION: &str = "INSERT INTO executions (started_at, finished_at, file, program, \
+    signature, module, source_hash, model, provider_model, inputs, outputs, status, error, \
+    latency_ms, input_tokens, output_tokens, cost, cache_hit, calls, repairs, batch) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, \
+    ?20, ?21)";
+
+const INSERT_TEXT: &str = "INSERT OR IGNORE INTO texts (hash, body) VALUES (?1, ?2)";
+
+const PUT_CACHE: &str =
+    "INSERT OR REPLACE INTO cache (key, completion, created_at) VALUES (?1, ?2, ?3)";
+
+/// What the writer thread is asked to do, in the order it was asked.
+pub(super) enum Command {
+    Record(
+        Box<PreparedExecution>,
+        oneshot::Sender<Result<i64, StoreError>>,
+    ),
+    CachePut {
+        key: String,
+        completion: String,
+        created_at: i64,
+    },
+    /// Answered once everything queued before it is committed.
+    Flush(mpsc::SyncSender<Result<(), StoreError>>),
+}
+
+/// An execution turned into column values on the caller's thread (JSON encoding, hashing), so
+/// the writer thread only binds and steps one statement per execution.
+pub(super) struct PreparedExecution {
+    /// The scalar fields; `calls`, `repairs`, `inputs` and `outputs` are taken out.
+    execution: Execution,
+    inputs: String,
+    outputs: Option<String>,
+    calls: String,
+    repairs: String,
+    /// Long message contents by SHA-256, to store once.
+    texts: Vec<([u8; 32], String)>,
+}
+
+impl PreparedExecution {
+    pub(super) fn new(mut execution: Execution) -> PreparedExecution {
+        let mut texts = Vec::new();
+        let calls: Vec<StoredCall> = std::mem::take(&mut execution.calls)
+            .into_iter()
+            .map(|call| {
+                let messages = call
+                    .messages
+                    .into_iter()
+                    .map(|message| {
+                        if message.content.len() < INLINE_LIMIT {
+                            return StoredMessage {
+                                role: message.role,
+                                content: Some(message.content),
+                                text: None,
+                            };
+                        }
+                        let hash: [u8; 32] = Sha256::digest(message.content.as_bytes()).into();
+                        texts.push((hash, message.content));
+                        StoredMessage {
+                            role: message.role,
+                            content: None,
+                            text: Some(encode_hex(&hash)),
+                        }
+                    })
+                    .collect();
+                StoredCall {
+                    adapter: call.adapter,
+                    messages,
+                    raw: call.raw,
+                    usage: call.usage,
+                    latency_ms: call.latency_ms,
+                    cache_hit: call.cache_hit,
+                    constrained: call.constrained,
+                    error: call.error,
+                }
+            })
+            .collect();
+        let inputs = to_json(&std::mem::take(&mut execution.inputs));
+        let outputs = execution.outputs.take().map(|outputs| to_json(&outputs));
+        let repairs = to_json(&std::mem::take(&mut execution.repairs));
+        PreparedExecution {
+            execution,
+            inputs,
+            outputs,
+            calls: to_json(&calls),
+            repairs,
+            texts,
+        }
+    }
+}
+
+/// The writer thread's state.
+pub(super) struct Writer {
+    pub(super) connection: Connection,
+    /// The store's path as messages show it.
+    pub(super) path: String,
+    /// Hashes of texts in the database or in the open transaction.
+    pub(super) known_texts: HashSet<[u8; 32]>,
+    /// The first failure since the last flush, reported to it.
+    pub(super) failure: Option<StoreError>,
+}
+
+impl Writer {
+    /// Serves `receiver` until every sender is gone and the queue is empty.
+    pub(super) fn run(mut self, receiver: &mpsc::Receiver<Command>) {
+        let mut batch = Vec::new();
+        while let Ok(first) = receiver.recv() {
+            batch.push(first);
+            while batch.len() < MAX_BATCH {
+                match receiver.try_recv() {
+                    Ok(command) => batch.push(command),
+                    Err(_) => break,
+                }
+            }
+            let result = self.write(&batch);
+            if let Err(error) = &result {
+                // The rolled-back transaction may have held texts the memo lists.
+                self.known_texts.clear();
+                self.failure.get_or_insert_with(|| error.clone());
+            }
+            let mut ids = result.as_deref().unwrap_or_default().iter();
+            for command in batch.drain(..) {
+                match command {
+                    Command::Record(_, sender) => {
+                        let answer = match (&result, ids.next()) {
+                            (Err(error), _) => Err(error.clone()),
+                            (Ok(_), Some(id)) => Ok(*id),
+                            (Ok(_), None) => Err(StoreError::WriterGone),
+                        };
+                        // The caller may have stopped waiting; the record is committed anyway.
+                        let _ = sender.send(answer);
+                    }
+                    Command::Flush(sender) => {
+                        let _ = sender.send(self.failure.take().map_or(Ok(()), Err));
+                    }
+                    Command::CachePut { .. } => {}
+                }
+            }
+        }
+    }
+
+    /// Writes `batch` in one transaction; the ids of its records, in order.
+    fn write(&mut self, batch: &[Command]) -> Result<Vec<i64>, StoreError> {
+        let path = &self.path;
+        let classify = |error| classify(path, error);
+        if self.known_texts.len() > MAX_KNOWN_TEXTS {
+            self.known_texts.clear();
+        }
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(classify)?;
+        let mut ids = Vec::with_capacity(batch.len());
+        {
+            let mut insert_execution = transaction
+                .prepare_cached(INSERT_EXECUTION)
+                .map_err(classify)?;
+            let mut insert_text = transaction.prepare_cached(INSERT_TEXT).map_err(classify)?;
+            let mut put_cache = transaction.prepare_cached(PUT_CACHE).map_err(classify)?;
+            for command in batch {
+                match command {
+                    Command::Record(prepared, _) => {
+                        for (hash, body) in &prepared.texts {
+                            if self.known_texts.insert(*hash) {
+                                insert_text
+                                    .execute(params![&hash[..], body])
+                                    .map_err(classify)?;
+                            }
+                        }
+                        let execution = &prepared.execution;
+                        let id = insert_execution
+                            .insert(params![
+                                execution.started_at,
+                                execution.finished_at,
+                                execution.file,
+                                execution.program,
+                                execution.signature,
+                                execution.module,
+                                execution.source_hash,
+                                execution.model,
+                                execution.provider_model,
+                                prepared.inputs,
+                                prepared.outputs,
+                                execution.status.as_str(),
+                                execution.error,
+                                execution.latency_ms,
+                                tokens(execution.usage.input_tokens),
+                                tokens(execution.usage.output_tokens),
+                                execution.cost,
+                                execution.cache_hit,
+                                prepared.calls,
+                                prepared.repairs,
+                                execution.batch,
+                            ])
+                            .map_err(classify)?;
+                        ids.push(id);
+                    }
+                    Command::CachePut {
+                        key,
+                        completion,
+                        created_at,
+                    } => {
+                        put_cache
+                            .execute(params![key, completion, created_at])
+                            .map_err(classify)?;
+                    }
+                    Command::Flush(_) => {}
+                }
+            }
+        }
+        transaction.commit().map_err(classify)?;
+        Ok(ids)
+    }
+}
+
+/// A token count as SQLite stores it (a signed 64-bit integer).
+fn tokens(count: u64) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
+}
