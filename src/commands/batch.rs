@@ -115,8 +115,10 @@ pub(crate) async fn run_batch(
                 let batch_id = batch_id.clone();
                 tasks.spawn(async move {
                     let finished = runtime.execute(&target, inputs, Some(&batch_id)).await;
-                    let id = record(runtime.store.as_ref(), &finished).await;
+                    // The LM is done with this line: the next one may start while this one's
+                    // record commits (it is reported only once committed).
                     drop(permit);
+                    let id = record(runtime.store.as_ref(), &finished).await;
                     let failed = finished.execution.status == Status::Failed;
                     let json = match &finished.error {
                         Some(error) if failed => json!({
