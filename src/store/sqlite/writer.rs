@@ -17,6 +17,10 @@ use crate::store::{Execution, StoreError};
 /// and how much the transaction holds in memory.
 pub const MAX_BATCH: usize = 4096;
 
+/// How long the writer waits for more records once several are queued: commits are the
+/// store's main cost, and a batch run reports a line only after its record is committed.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// Hashes of texts the writer knows are stored, kept so a repeated prompt skips its insert.
 /// Cleared when it grows past this.
 const MAX_KNOWN_TEXTS: usize = 65_536;
@@ -133,6 +137,18 @@ impl Writer {
                 match receiver.try_recv() {
                     Ok(command) => batch.push(command),
                     Err(_) => break,
+                }
+            }
+            // Under a stream of records (a batch run), wait a moment for more, so one commit
+            // covers many of them; a lone record (a single run) is committed at once.
+            if batch.len() > 1 {
+                let deadline = std::time::Instant::now() + LINGER;
+                while batch.len() < MAX_BATCH {
+                    let left = deadline.saturating_duration_since(std::time::Instant::now());
+                    match receiver.recv_timeout(left) {
+                        Ok(command) => batch.push(command),
+                        Err(_) => break,
+                    }
                 }
             }
             let result = self.write(&batch);
