@@ -1,0 +1,5 @@
+signature QA {
+    question: string
+    ->
+    answer: string
+}
