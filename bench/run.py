@@ -6,8 +6,8 @@ bench/README.md explains the method.
 Settings (environment variables):
     TOOLS              which tools to measure (default: "dspex dspy dsrs")
     FIRST_RUNS         timed runs of each first-answer measurement (default 5; plus one warm-up)
-    SEQUENTIAL_CALLS   calls of the sequential measurement for dspex, DSRs and raw HTTP (5000)
-    DSPY_SEQUENTIAL_CALLS  the same for DSPy, which is about 50 times slower (1000)
+    SEQUENTIAL_CALLS   calls in each sequential run of dspex, DSRs and raw HTTP (2000; 5 runs each)
+    DSPY_SEQUENTIAL_CALLS  the same for DSPy, which is about 10 times slower (500)
     BATCH_CALLS        examples in each batch measurement (20000)
     DSPEX_CONCURRENCY, DSRS_CONCURRENCY, DSPY_THREADS   values tried; the best is reported
                        (default "16 64 256", "16 32 64 256", "1 4 16")
@@ -50,14 +50,14 @@ def setting(name, default):
 
 TOOLS = setting("TOOLS", "dspex dspy dsrs").split()
 FIRST_RUNS = int(setting("FIRST_RUNS", "5"))
-SEQUENTIAL_CALLS = int(setting("SEQUENTIAL_CALLS", "5000"))
-DSPY_SEQUENTIAL_CALLS = int(setting("DSPY_SEQUENTIAL_CALLS", "1000"))
+SEQUENTIAL_CALLS = max(10, int(setting("SEQUENTIAL_CALLS", "2000")))
+DSPY_SEQUENTIAL_CALLS = int(setting("DSPY_SEQUENTIAL_CALLS", "500"))
 BATCH_CALLS = int(setting("BATCH_CALLS", "20000"))
 DSPEX_CONCURRENCY = [int(value) for value in setting("DSPEX_CONCURRENCY", "16 64 256").split()]
 DSRS_CONCURRENCY = [int(value) for value in setting("DSRS_CONCURRENCY", "16 32 64 256").split()]
 DSPY_THREADS = [int(value) for value in setting("DSPY_THREADS", "1 4 16").split()]
 MODEL = setting("MODEL", "gpt-4o-mini")
-SEQUENTIAL_REPEATS = 3
+SEQUENTIAL_REPEATS = 5
 
 
 def fail(message):
@@ -163,7 +163,6 @@ class Bench:
     def __init__(self, url, scratch):
         self.url, self.scratch = url, scratch
         self.stores = 0
-        self.raw_samples = []
 
     # Commands -------------------------------------------------------------------------------
 
@@ -190,50 +189,30 @@ class Bench:
 
     def raw_seconds_per_call(self):
         run = measure([str(RAW), self.url, str(SEQUENTIAL_CALLS)])
-        seconds = float(run.stdout.split()[0]) / SEQUENTIAL_CALLS
-        self.raw_samples.append(seconds)
-        return seconds
+        return float(run.stdout.split()[0]) / SEQUENTIAL_CALLS
 
     def first_answer(self, tool):
-        """Median wall seconds and median peak MB over FIRST_RUNS runs, after one warm-up."""
-        command = self.first_command(tool)
-        runs = []
-        for attempt in range(FIRST_RUNS + 1):
-            run = measure(command, cwd=self.scratch)
-            if ANSWER not in run.stdout:
-                fail(f"{TOOL_NAMES[tool]} answered {run.stdout.strip()!r}, not {ANSWER!r}")
-            if attempt > 0:
-                runs.append(run)
-        return (statistics.median(run.seconds for run in runs),
-                statistics.median(run.peak_mb for run in runs))
+        """One whole-process run to the first answer."""
+        run = measure(self.first_command(tool), cwd=self.scratch)
+        if ANSWER not in run.stdout:
+            fail(f"{TOOL_NAMES[tool]} answered {run.stdout.strip()!r}, not {ANSWER!r}")
+        return run
 
-    def sequential(self, tool):
-        """Median seconds per call, and the median per-call overhead: each of the repeats takes a
-        raw round trip right before the tool's run and subtracts it, so the two see the same load
-        on the machine."""
-        per_call, overhead = [], []
-        for _ in range(SEQUENTIAL_REPEATS):
-            raw = self.raw_seconds_per_call()
-            seconds = self.sequential_once(tool)
-            per_call.append(seconds)
-            overhead.append(seconds - raw)
-        return statistics.median(per_call), statistics.median(overhead)
-
-    def sequential_once(self, tool):
+    def sequential_seconds_per_call(self, tool):
+        """One sequential run, in seconds per call; dspex's is a pair of runs, see below."""
         if tool == "dspex":
-            return self.dspex_sequential_once()
+            return self.dspex_sequential_walls()
         calls = DSPY_SEQUENTIAL_CALLS if tool == "dspy" else SEQUENTIAL_CALLS
-        command = ([str(PYTHON), str(BENCH / "dspy_bench.py")] if tool == "dspy" else [str(DSRS)])
+        command = [str(PYTHON), str(BENCH / "dspy_bench.py")] if tool == "dspy" else [str(DSRS)]
         run = measure([*command, "sequential", self.url, str(calls)], cwd=self.scratch)
         return float(run.stdout.split()[0]) / calls
 
-    def dspex_sequential_once(self):
-        """dspex has no in-process timer: the slope between a short and a long `--batch` run at
-        concurrency 1, which cancels process start, store opening and first-call costs."""
-        long_calls = SEQUENTIAL_CALLS
-        short_calls = max(1, SEQUENTIAL_CALLS // 10)
+    def dspex_sequential_walls(self):
+        """dspex has no in-process timer: whole-process `--batch` runs at concurrency 1 of
+        SEQUENTIAL_CALLS examples and of a tenth as many. The slope between them cancels process
+        start, store opening and first-call costs."""
         walls = {}
-        for calls in (short_calls, long_calls):
+        for calls in (SEQUENTIAL_CALLS // 10, SEQUENTIAL_CALLS):
             inputs = self.scratch / f"inputs-{calls}.jsonl"
             if not inputs.exists():
                 write_inputs(self.scratch, calls)
@@ -243,7 +222,7 @@ class Bench:
                           cwd=self.scratch)
             check_batch_output(output, calls)
             walls[calls] = run.seconds
-        return (walls[long_calls] - walls[short_calls]) / (long_calls - short_calls)
+        return walls
 
     def batch(self, tool):
         """The best calls/s over the concurrencies tried, that concurrency and the peak MB."""
@@ -319,7 +298,8 @@ def report(results, raw_samples):
         return results.get(tool, {}).get(key)
 
     rows = [
-        ("first answer: wall time", "first_seconds", milliseconds, False, "< 10 ms"),
+        ("first answer: wall time (median)", "first_seconds", milliseconds, False, "< 10 ms"),
+        ("first answer: wall time (fastest)", "first_min", milliseconds, False, "< 10 ms"),
         ("first answer: peak memory", "first_mb", lambda mb: f"{mb:.1f} MB", False, "< 15 MB"),
         ("per-call overhead, sequential", "overhead", lambda s: f"{s * 1e3:.3f} ms", False,
          "< 0.03 ms"),
@@ -350,14 +330,16 @@ def report(results, raw_samples):
         print(f"Raw HTTP round trip (reqwest, keep-alive, same mock): median "
               f"{statistics.median(raw_samples) * 1e3:.4f} ms per call, from "
               f"{min(raw_samples) * 1e3:.4f} to {max(raw_samples) * 1e3:.4f} ms. Per-call overhead "
-              "= a tool's sequential time per call minus the raw round trip measured just "
-              f"before it; the median of {SEQUENTIAL_REPEATS} such pairs.")
+              f"= a tool's fastest of {SEQUENTIAL_REPEATS} sequential runs minus the fastest raw "
+              "run, per call (the fastest run is the one least disturbed by other work).")
     sequential_per_call = ", ".join(
         f"{TOOL_NAMES[tool]} {results[tool]['per_call'] * 1e3:.4f} ms"
         for tool in columns if tool in results)
-    print(f"Sequential time per call before subtracting it: {sequential_per_call}.")
-    print("Ratios are how many times better dspex is (above 1: dspex wins). First answer: median "
-          f"of {FIRST_RUNS} whole-process runs after a warm-up. dspex's batch throughput is "
+    print(f"Sequential time per call before subtracting the raw round trip: "
+          f"{sequential_per_call}.")
+    print("Ratios are how many times better dspex is (above 1: dspex wins). First answer: "
+          f"{FIRST_RUNS} whole-process runs after a warm-up, the tools taking turns. dspex's "
+          "batch throughput is "
           "whole-process (start, store, every execution recorded, exit); DSPy's and DSRs's are "
           "timed inside the process after configuration and warm-up calls, and record nothing.")
     print(f"Machine: {os.cpu_count()} CPUs; the mock server shares them with the client.")
@@ -371,29 +353,56 @@ def main():
             "machine slows every tool down and makes the numbers noisy")
     scratch = Path(tempfile.mkdtemp(prefix="dspex-bench-"))
     mock, url = start_mock()
-    results = {}
     try:
         log(f"mock LM at {url}; scratch files in {scratch}")
         bench = Bench(url, scratch)
+        results = {tool: {} for tool in TOOLS}
+        names = ", ".join(TOOL_NAMES[tool] for tool in TOOLS)
+        # The tools take turns within each measurement, so a burst of other work on the machine
+        # lands on all of them rather than on whichever ran then.
+        log(f"first answer: {names} in turn, one warm-up and {FIRST_RUNS} runs each ...")
+        runs = {tool: [] for tool in TOOLS}
+        for round_number in range(FIRST_RUNS + 1):
+            for tool in TOOLS:
+                run = bench.first_answer(tool)
+                if round_number > 0:
+                    runs[tool].append(run)
         for tool in TOOLS:
-            name = TOOL_NAMES[tool]
-            log(f"{name}: first answer ({FIRST_RUNS} runs) ...")
-            first_seconds, first_mb = bench.first_answer(tool)
-            log(f"  {first_seconds * 1e3:.2f} ms, {first_mb:.1f} MB")
-            log(f"{name}: sequential calls, each run after a raw round-trip run ...")
-            per_call, overhead = bench.sequential(tool)
-            log(f"  {per_call * 1e3:.4f} ms per call, {overhead * 1e3:.4f} ms overhead")
-            log(f"{name}: batch of {BATCH_CALLS:,} ...")
+            seconds = [run.seconds for run in runs[tool]]
+            results[tool].update(
+                first_seconds=statistics.median(seconds), first_min=min(seconds),
+                first_mb=statistics.median(run.peak_mb for run in runs[tool]))
+            log(f"  {TOOL_NAMES[tool]}: median {results[tool]['first_seconds'] * 1e3:.2f} ms, "
+                f"fastest {min(seconds) * 1e3:.2f} ms, {results[tool]['first_mb']:.1f} MB")
+
+        log(f"sequential calls: raw round trips, {names} in turn, {SEQUENTIAL_REPEATS} rounds ...")
+        raw_samples = []
+        sequential = {tool: [] for tool in TOOLS}
+        for _ in range(SEQUENTIAL_REPEATS):
+            raw_samples.append(bench.raw_seconds_per_call())
+            for tool in TOOLS:
+                sequential[tool].append(bench.sequential_seconds_per_call(tool))
+        raw = min(raw_samples)
+        for tool in TOOLS:
+            if tool == "dspex":
+                short, long = SEQUENTIAL_CALLS // 10, SEQUENTIAL_CALLS
+                per_call = (min(walls[long] for walls in sequential[tool])
+                            - min(walls[short] for walls in sequential[tool])) / (long - short)
+            else:
+                per_call = min(sequential[tool])
+            results[tool].update(per_call=per_call, overhead=per_call - raw)
+            log(f"  {TOOL_NAMES[tool]}: {per_call * 1e3:.4f} ms per call, "
+                f"{(per_call - raw) * 1e3:.4f} ms overhead (raw {raw * 1e3:.4f} ms)")
+
+        for tool in TOOLS:
+            log(f"{TOOL_NAMES[tool]}: batch of {BATCH_CALLS:,} ...")
             rate, concurrency, batch_mb = bench.batch(tool)
-            results[tool] = {
-                "first_seconds": first_seconds, "first_mb": first_mb, "per_call": per_call,
-                "overhead": overhead, "batch_rate": rate,
-                "batch_concurrency": concurrency, "batch_mb": batch_mb,
-            }
+            results[tool].update(batch_rate=rate, batch_concurrency=concurrency,
+                                 batch_mb=batch_mb)
     finally:
         mock.kill()
         mock.wait()
-    report(results, bench.raw_samples)
+    report(results, raw_samples)
     print(f"Load average (1 min) at the start and at the end: {load_at_start:.2f}, "
           f"{os.getloadavg()[0]:.2f}.")
     if not os.environ.get("KEEP_SCRATCH"):
