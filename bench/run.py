@@ -13,9 +13,11 @@ Settings (environment variables):
                        (default "16 64 256", "16 32 64 256", "1 4 16")
     MODEL              the model name every tool asks the mock for (default gpt-4o-mini: with a
                        name DSPy has no metadata for, it spends 3 ms a call searching for one)
-    MOCK_THREADS       threads of the mock server (default: its own default, one per CPU)
+    MOCK_THREADS       threads of the mock server outside the sequential phase (default: one per
+                       CPU; the sequential phase runs on one CPU with a one-thread mock)
 """
 
+import itertools
 import json
 import os
 import re
@@ -58,6 +60,7 @@ DSRS_CONCURRENCY = [int(value) for value in setting("DSRS_CONCURRENCY", "16 32 6
 DSPY_THREADS = [int(value) for value in setting("DSPY_THREADS", "1 4 16").split()]
 MODEL = setting("MODEL", "gpt-4o-mini")
 SEQUENTIAL_REPEATS = 5
+STORE_NUMBERS = itertools.count(1)
 
 
 def fail(message):
@@ -106,10 +109,11 @@ for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_pro
     CHILD_ENV.pop(proxy, None)
 
 
-def start_mock():
+def start_mock(threads=None):
     command = [str(MOCK), "--port", "0", "--reply", REPLY]
-    if "MOCK_THREADS" in os.environ:
-        command += ["--threads", os.environ["MOCK_THREADS"]]
+    threads = threads or os.environ.get("MOCK_THREADS")
+    if threads:
+        command += ["--threads", str(threads)]
     mock = subprocess.Popen(command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
     line = mock.stdout.readline()
     found = re.match(r"listening on (http://\S+)", line)
@@ -162,16 +166,11 @@ def write_inputs(directory, count):
 class Bench:
     def __init__(self, url, scratch):
         self.url, self.scratch = url, scratch
-        self.stores = 0
 
     # Commands -------------------------------------------------------------------------------
 
     def fresh_store(self):
-        self.stores += 1
-        path = self.scratch / f"store-{self.stores}.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return path
+        return self.scratch / f"store-{next(STORE_NUMBERS)}.db"
 
     def dspex(self, *arguments, store):
         return [str(DSPEX), "run", str(SIGNATURE), "--model", f"openai/{MODEL}",
@@ -327,7 +326,7 @@ def report(results, raw_samples):
     print("\n".join(lines))
     print()
     if raw_samples:
-        print(f"Raw HTTP round trip (reqwest, keep-alive, same mock): median "
+        print(f"Raw HTTP round trip (reqwest, keep-alive, one CPU): median "
               f"{statistics.median(raw_samples) * 1e3:.4f} ms per call, from "
               f"{min(raw_samples) * 1e3:.4f} to {max(raw_samples) * 1e3:.4f} ms. Per-call overhead "
               f"= a tool's fastest of {SEQUENTIAL_REPEATS} sequential runs minus the fastest raw "
@@ -342,7 +341,8 @@ def report(results, raw_samples):
           "batch throughput is "
           "whole-process (start, store, every execution recorded, exit); DSPy's and DSRs's are "
           "timed inside the process after configuration and warm-up calls, and record nothing.")
-    print(f"Machine: {os.cpu_count()} CPUs; the mock server shares them with the client.")
+    print(f"Machine: {os.cpu_count()} CPUs; the mock server shares them with the client. "
+          "Sequential runs: the client and a one-thread mock on one CPU.")
 
 
 def main():
@@ -375,13 +375,28 @@ def main():
             log(f"  {TOOL_NAMES[tool]}: median {results[tool]['first_seconds'] * 1e3:.2f} ms, "
                 f"fastest {min(seconds) * 1e3:.2f} ms, {results[tool]['first_mb']:.1f} MB")
 
-        log(f"sequential calls: raw round trips, {names} in turn, {SEQUENTIAL_REPEATS} rounds ...")
-        raw_samples = []
-        sequential = {tool: [] for tool in TOOLS}
-        for _ in range(SEQUENTIAL_REPEATS):
-            raw_samples.append(bench.raw_seconds_per_call())
-            for tool in TOOLS:
-                sequential[tool].append(bench.sequential_seconds_per_call(tool))
+        # Sequential calls run on one CPU, with a one-thread mock of their own: in this kind of
+        # VM a wake-up on the other CPU costs 0.1-0.2 ms, so a round trip took 0.08 or 0.4 ms
+        # depending on where the scheduler put the two threads. On one CPU the round trip is
+        # steady, and what a tool adds to it is the work it does per call.
+        all_cpus = os.sched_getaffinity(0)
+        cpu = min(all_cpus)
+        log(f"sequential calls on CPU {cpu}: raw round trips, {names} in turn, "
+            f"{SEQUENTIAL_REPEATS} rounds ...")
+        os.sched_setaffinity(0, {cpu})
+        pinned_mock, pinned_url = start_mock(threads=1)
+        try:
+            pinned = Bench(pinned_url, scratch)
+            raw_samples = []
+            sequential = {tool: [] for tool in TOOLS}
+            for _ in range(SEQUENTIAL_REPEATS):
+                raw_samples.append(pinned.raw_seconds_per_call())
+                for tool in TOOLS:
+                    sequential[tool].append(pinned.sequential_seconds_per_call(tool))
+        finally:
+            pinned_mock.kill()
+            pinned_mock.wait()
+            os.sched_setaffinity(0, all_cpus)
         raw = min(raw_samples)
         for tool in TOOLS:
             if tool == "dspex":
