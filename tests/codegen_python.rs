@@ -20,24 +20,8 @@ use dspex::codegen::{python, Source};
 use dspex::schema::{Document, Enum, Field, Module, Program, Record, Signature, Type};
 use serde_json::{json, Value};
 
-const SETUP_HELP: &str = "set up the venv from the repository root with \
-     `python3 -m venv .venv && .venv/bin/pip install -r python/requirements.txt` \
-     (see the README's testing section), or point `DSPEX_PYTHON` at an interpreter that has \
-     dspy==3.4.1 and pydantic==2.14.3; then run `cargo test --test codegen_python`";
-
-/// The interpreter with DSPy: `DSPEX_PYTHON`, else `.venv/bin/python` at the repository root.
-/// A missing interpreter fails the test: parity with DSPy is never skipped silently.
-fn python_interpreter() -> PathBuf {
-    let interpreter = match std::env::var_os("DSPEX_PYTHON") {
-        Some(path) => PathBuf::from(path),
-        None => support::root().join(".venv/bin/python"),
-    };
-    support::installed(
-        interpreter,
-        "the Python interpreter for the DSPy parity test",
-        SETUP_HELP,
-    )
-}
+use dspex::adapter::python::cleandoc;
+use support::{python_interpreter, PYTHON_SETUP_HELP as SETUP_HELP};
 
 // ---------------------------------------------------------------------------------------------
 // The corpus: hand-built documents covering every row of the spec's table.
@@ -494,56 +478,6 @@ fn expected_signature_field(field: &Field) -> Value {
         "required": !field.ty.is_optional(),
         "default": default_of(&field.ty),
     })
-}
-
-/// Python 3.11's `inspect.cleandoc`, which DSPy applies to a signature's docstring.
-fn cleandoc(doc: &str) -> String {
-    let mut lines: Vec<String> = expand_tabs(doc).split('\n').map(str::to_owned).collect();
-    let margin = lines
-        .iter()
-        .skip(1)
-        .filter(|line| !line.trim_start().is_empty())
-        .map(|line| line.chars().count() - line.trim_start().chars().count())
-        .min();
-    if let Some(first) = lines.first_mut() {
-        *first = first.trim_start().to_owned();
-    }
-    if let Some(margin) = margin {
-        for line in lines.iter_mut().skip(1) {
-            *line = line.chars().skip(margin).collect();
-        }
-    }
-    while lines.last().is_some_and(String::is_empty) {
-        lines.pop();
-    }
-    while lines.first().is_some_and(String::is_empty) {
-        lines.remove(0);
-    }
-    lines.join("\n")
-}
-
-/// Python's `str.expandtabs()` (tab size 8, columns restart after `\n` and `\r`).
-fn expand_tabs(text: &str) -> String {
-    let mut out = String::new();
-    let mut column = 0;
-    for character in text.chars() {
-        match character {
-            '\t' => {
-                let spaces = 8 - column % 8;
-                out.push_str(&" ".repeat(spaces));
-                column += spaces;
-            }
-            '\n' | '\r' => {
-                out.push(character);
-                column = 0;
-            }
-            other => {
-                out.push(other);
-                column += 1;
-            }
-        }
-    }
-    out
 }
 
 fn field_list(fields: &[Field]) -> String {
