@@ -1,7 +1,8 @@
 //! Settings resolved once, before a command runs: `dspex.yaml` (found by walking up from the
 //! current directory), then environment variables, then flags. Model names resolve to a
 //! [`ModelSpec`]: a name declared under `models:`, or a DSPy-style model string
-//! (`openai/gpt-4o-mini`, `anthropic/claude-...`, `ollama/llama3.2`).
+//! (`openai/gpt-4o-mini`, `anthropic/claude-...`, `ollama/llama3.2`), or a local model
+//! (`local/smollm2-135m`, `local:/path/to/model.gguf`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -54,6 +55,8 @@ pub struct ModelEntry {
     pub requests_per_minute: Option<u32>,
     pub temperature: Option<f64>,
     pub max_tokens: Option<u32>,
+    /// Sampling seed (local models; sent to OpenAI-compatible servers).
+    pub seed: Option<u64>,
     pub max_retries: Option<u32>,
 }
 
@@ -78,9 +81,11 @@ impl ConfigError {
     pub fn help(&self) -> Option<String> {
         match self {
             ConfigError::NoModel => Some(
-                "pass `--model openai/gpt-4o-mini` (or `anthropic/...`, `ollama/llama3.2`, or any \
-                 name with `--base-url URL` for an OpenAI-compatible server), set `DSPEX_MODEL`, \
-                 or set `model:` in dspex.yaml (`dspex init` writes a commented one)"
+                "pass `--model local/smollm2-135m` (a small model run in-process, no server or \
+                 key), `--model openai/gpt-4o-mini` (or `anthropic/...`, `ollama/llama3.2`, or \
+                 any name with `--base-url URL` for an OpenAI-compatible server), set \
+                 `DSPEX_MODEL`, or set `model:` in dspex.yaml (`dspex init` writes a commented \
+                 one)"
                     .to_owned(),
             ),
             ConfigError::UnknownModel { known, .. } => Some(if known.is_empty() {
@@ -98,8 +103,8 @@ impl ConfigError {
                 )
             }),
             ConfigError::UnknownProvider { .. } => Some(
-                "known providers: `openai`, `anthropic`, `ollama`; any OpenAI-compatible server \
-                 works as `openai/MODEL --base-url URL`"
+                "known providers: `openai`, `anthropic`, `ollama`, `local` (in-process GGUF \
+                 models); any OpenAI-compatible server works as `openai/MODEL --base-url URL`"
                     .to_owned(),
             ),
             ConfigError::Invalid { .. } => {
@@ -126,6 +131,7 @@ pub struct Overrides {
     pub base_url: Option<String>,
     pub temperature: Option<f64>,
     pub max_tokens: Option<u32>,
+    pub seed: Option<u64>,
     pub store: Option<PathBuf>,
     pub concurrency: Option<usize>,
 }
@@ -222,6 +228,9 @@ impl Config {
         if let Some(max_tokens) = overrides.max_tokens {
             spec.max_tokens = Some(max_tokens);
         }
+        if let Some(seed) = overrides.seed {
+            spec.seed = Some(seed);
+        }
         if let Some(concurrency) = overrides.concurrency {
             spec.max_concurrency = concurrency.max(1);
         }
@@ -255,7 +264,21 @@ fn from_model_string(
     model: &str,
     base_url: Option<&str>,
 ) -> Result<ModelSpec, ConfigError> {
+    if let Some(path) = model.strip_prefix("local:") {
+        return Ok(local_spec(name, path));
+    }
     let (provider, id) = match model.split_once('/') {
+        Some(("local", id)) if !id.is_empty() => {
+            if id.contains('/') {
+                return Err(ConfigError::BadModel {
+                    name: name.to_owned(),
+                    message: "a local model is `local/NAME` (see `dspex models list`) or \
+                              `local:/path/to/model.gguf`"
+                        .to_owned(),
+                });
+            }
+            return Ok(local_spec(name, id));
+        }
         Some((provider, id)) if !id.is_empty() => (provider, id),
         _ if base_url.is_some() => ("openai", model),
         _ => {
@@ -310,8 +333,29 @@ fn from_model_string(
         requests_per_minute: None,
         temperature: None,
         max_tokens: None,
+        seed: None,
         max_retries: 3,
     })
+}
+
+/// A model run in-process: `model` is a name (`smollm2-135m`) or the path of a GGUF file.
+fn local_spec(name: &str, model: &str) -> ModelSpec {
+    ModelSpec {
+        name: name.to_owned(),
+        provider: ProviderKind::Local,
+        model: model.to_owned(),
+        base_url: String::new(),
+        api_key_env: None,
+        price: None,
+        // Covers the first use too, which may pull the model.
+        timeout: Duration::from_secs(600),
+        max_concurrency: 16,
+        requests_per_minute: None,
+        temperature: None,
+        max_tokens: None,
+        seed: None,
+        max_retries: 0,
+    }
 }
 
 fn from_entry(
@@ -346,6 +390,7 @@ fn from_entry(
     spec.requests_per_minute = entry.requests_per_minute;
     spec.temperature = entry.temperature;
     spec.max_tokens = entry.max_tokens;
+    spec.seed = entry.seed;
     if let Some(retries) = entry.max_retries {
         spec.max_retries = retries;
     }

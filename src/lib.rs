@@ -12,6 +12,7 @@ pub mod commands;
 pub mod config;
 pub mod diagnostic;
 pub mod lm;
+pub mod models;
 pub mod program;
 pub mod report;
 pub mod schema;

@@ -44,6 +44,7 @@ fn spec(provider: ProviderKind, mock: &MockLm) -> ModelSpec {
         model: match provider {
             ProviderKind::OpenAi => "gpt-4o-mini".to_owned(),
             ProviderKind::Anthropic => "claude-3-5-haiku-latest".to_owned(),
+            ProviderKind::Local => unreachable!("the HTTP tests use HTTP providers"),
         },
         base_url: mock.url(),
         api_key_env: Some(KEY_VARIABLE.to_owned()),
@@ -53,6 +54,7 @@ fn spec(provider: ProviderKind, mock: &MockLm) -> ModelSpec {
         requests_per_minute: None,
         temperature: None,
         max_tokens: None,
+        seed: None,
         max_retries: 2,
     }
 }

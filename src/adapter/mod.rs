@@ -3,6 +3,7 @@
 //! `JSONAdapter`; `parse` is the tolerant, typed output parser both share.
 
 pub mod chat;
+pub mod grammar;
 pub mod json;
 pub mod parse;
 pub mod pydantic;

@@ -48,6 +48,8 @@ pub enum Command {
     Stats(StatsArgs),
     /// Write a commented starter `dspex.yaml` and an example signature.
     Init(InitArgs),
+    /// List, pull and locate local models (GGUF files for `local/` models).
+    Models(ModelsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -104,6 +106,11 @@ pub struct RunArgs {
 
     #[arg(long)]
     pub max_tokens: Option<u32>,
+
+    /// Sampling seed: runs at temperature > 0 repeat (local models; sent to OpenAI-compatible
+    /// servers).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
 
     /// `chat` (DSPy's ChatAdapter prompts) or `json` (structured outputs).
     #[arg(long, value_enum)]
@@ -224,6 +231,53 @@ pub struct InitArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ModelsArgs {
+    #[command(subcommand)]
+    pub command: ModelsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Known models and installed GGUF files, with sizes.
+    List {
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Download a model and verify its SHA-256 (nothing is done if a verified copy is installed).
+    Pull(ModelsPullArgs),
+    /// Print the path of an installed model's file.
+    Path {
+        /// A known model or the name of an installed file.
+        name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsPullArgs {
+    /// A known model (`dspex models list`), or the name to install a `--url` download under.
+    #[arg(default_value = crate::models::DEFAULT_MODEL)]
+    pub name: String,
+
+    /// Download this GGUF file instead; it is installed as `NAME.gguf`. For a known model, a
+    /// mirror of its file.
+    #[arg(long)]
+    pub url: Option<String>,
+
+    /// The file's SHA-256 (64 hexadecimal digits); required with `--url` for a new name.
+    #[arg(long, requires = "url", value_name = "HEX")]
+    pub sha256: Option<String>,
+
+    /// Download again even if a verified copy is installed.
+    #[arg(long)]
+    pub force: bool,
+
+    /// No progress bar (there is none when stderr is not a terminal).
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Files or directories (searched recursively for `*.sig`); default: the current directory.
     pub paths: Vec<PathBuf>,
@@ -329,6 +383,7 @@ pub fn run(cli: Cli) -> ExitStatus {
         Command::Runs(args) => commands::runs::runs(args, &printer),
         Command::Stats(args) => commands::stats::stats(args, &printer),
         Command::Init(args) => commands::init::init(args, &printer),
+        Command::Models(args) => commands::models::models(args, &printer),
     };
     match result {
         Ok(status) => status,

@@ -6,6 +6,7 @@ pub mod check;
 pub mod codegen;
 pub mod fmt;
 pub mod init;
+pub mod models;
 pub mod run;
 pub mod runs;
 pub mod schema;

@@ -56,6 +56,7 @@ pub fn run(args: RunArgs, printer: &Printer) -> Result<ExitStatus, CommandError>
         base_url: args.base_url.clone(),
         temperature: args.temperature,
         max_tokens: args.max_tokens,
+        seed: args.seed,
         store: args.store.path.clone(),
         concurrency: args.concurrency,
     };

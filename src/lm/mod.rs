@@ -1,9 +1,11 @@
 //! Language-model providers behind one trait: the request a program sends, the completion it gets
 //! back, token usage and cost. The HTTP clients (OpenAI-compatible chat completions, Anthropic
-//! Messages) live in their own files; nothing here knows about signatures or prompts.
+//! Messages) and the in-process llama.cpp model (`local`) live in their own files; nothing here
+//! knows about signatures or prompts.
 
 mod anthropic;
 mod http;
+pub mod local;
 mod openai;
 mod rate_limit;
 mod retry;
@@ -68,6 +70,10 @@ pub struct Request {
     pub stop: Vec<String>,
     pub seed: Option<u64>,
     pub response_format: ResponseFormat,
+    /// A GBNF grammar the reply must follow, for providers that constrain decoding
+    /// ([`Provider::constrains_output`]); HTTP providers never see one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grammar: Option<String>,
 }
 
 impl Request {
@@ -79,6 +85,7 @@ impl Request {
             stop: Vec::new(),
             seed: None,
             response_format: ResponseFormat::Text,
+            grammar: None,
         }
     }
 }
@@ -118,6 +125,8 @@ pub enum ProviderKind {
     #[serde(alias = "openai-compatible", alias = "ollama", alias = "vllm")]
     OpenAi,
     Anthropic,
+    /// A GGUF model run in-process by llama.cpp.
+    Local,
 }
 
 impl ProviderKind {
@@ -125,14 +134,16 @@ impl ProviderKind {
         match self {
             ProviderKind::OpenAi => "openai",
             ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Local => "local",
         }
     }
 
-    /// The provider's public API, used when a spec's `base_url` is empty.
+    /// The provider's public API, used when a spec's `base_url` is empty (none for `local`).
     pub fn default_base_url(self) -> &'static str {
         match self {
             ProviderKind::OpenAi => openai::DEFAULT_BASE_URL,
             ProviderKind::Anthropic => anthropic::DEFAULT_BASE_URL,
+            ProviderKind::Local => "",
         }
     }
 }
@@ -158,7 +169,8 @@ pub struct ModelSpec {
     /// What the user called it (`fast`, `openai/gpt-4o-mini`); recorded in the store.
     pub name: String,
     pub provider: ProviderKind,
-    /// The provider's model id (`gpt-4o-mini`).
+    /// The provider's model id (`gpt-4o-mini`); for `local`, a model name (`smollm2-135m`) or
+    /// the path of a GGUF file.
     pub model: String,
     /// Without a trailing slash; `https://api.openai.com/v1`, `http://127.0.0.1:11434/v1`.
     pub base_url: String,
@@ -173,6 +185,9 @@ pub struct ModelSpec {
     pub requests_per_minute: Option<u32>,
     pub temperature: Option<f64>,
     pub max_tokens: Option<u32>,
+    /// Sampling seed, so runs at temperature > 0 repeat (local models; sent to providers that
+    /// take one).
+    pub seed: Option<u64>,
     /// Retries after the first try on 429, 5xx, timeouts and connection resets.
     pub max_retries: u32,
 }
@@ -244,10 +259,16 @@ impl LmError {
 /// A boxed future, so providers can sit behind `dyn Provider`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Something that completes chat requests: an HTTP client, or (later) a model in-process.
+/// Something that completes chat requests: an HTTP client, or a model in-process.
 pub trait Provider: Send + Sync {
     /// The resolved model this provider sends to.
     fn spec(&self) -> &ModelSpec;
+
+    /// Whether the provider decodes under a request's [`Request::grammar`], so the caller should
+    /// compute one.
+    fn constrains_output(&self) -> bool {
+        false
+    }
 
     /// Sends `request`, retrying transient failures as the spec allows.
     fn complete<'a>(&'a self, request: &'a Request) -> BoxFuture<'a, Result<Completion, LmError>>;
@@ -259,6 +280,9 @@ pub trait Provider: Send + Sync {
 /// Fails when the base URL is not an HTTP(S) URL, or when the process cannot set up HTTP at all
 /// (TLS initialisation).
 pub fn connect(spec: ModelSpec) -> Result<Arc<dyn Provider>, LmError> {
+    if spec.provider == ProviderKind::Local {
+        return Ok(Arc::new(local::Local::new(spec)));
+    }
     let plain_http = spec.base_url.starts_with("http://");
     let client = http::shared_client(plain_http).map_err(|message| LmError::Other {
         model: spec.name.clone(),
@@ -267,5 +291,6 @@ pub fn connect(spec: ModelSpec) -> Result<Arc<dyn Provider>, LmError> {
     Ok(match spec.provider {
         ProviderKind::OpenAi => Arc::new(openai::OpenAi::new(spec, client)?),
         ProviderKind::Anthropic => Arc::new(anthropic::Anthropic::new(spec, client)?),
+        ProviderKind::Local => Arc::new(local::Local::new(spec)),
     })
 }

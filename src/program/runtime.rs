@@ -281,8 +281,12 @@ impl Runtime {
         let mut request = Request::new(messages);
         request.temperature = temperature.or(spec.temperature);
         request.max_tokens = spec.max_tokens;
+        request.seed = spec.seed;
         if adapter == AdapterKind::Json {
             request.response_format = response_format(&target.document, prompt);
+        }
+        if self.provider.constrains_output() {
+            request.grammar = Some(adapter::grammar::gbnf(adapter, &target.document, prompt));
         }
         let key = match self.cache {
             CacheMode::Off => None,
