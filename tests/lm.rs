@@ -448,6 +448,7 @@ async fn resets_and_truncated_bodies_are_retried() {
         let mock = match provider_kind {
             ProviderKind::OpenAi => MockLm::openai(sequence(replies)),
             ProviderKind::Anthropic => MockLm::anthropic(sequence(replies)),
+            ProviderKind::Local => unreachable!("the HTTP tests use HTTP providers"),
         };
         let provider = client(spec(provider_kind, &mock));
         assert_eq!(complete(&*provider, &question()).await.text, "Paris");
@@ -606,6 +607,7 @@ async fn the_key_never_appears_in_errors() {
         let start = |script: Box<dyn Fn(&Received) -> Reply + Send + Sync>| match provider_kind {
             ProviderKind::OpenAi => MockLm::openai(script),
             ProviderKind::Anthropic => MockLm::anthropic(script),
+            ProviderKind::Local => unreachable!("the HTTP tests use HTTP providers"),
         };
         let mocks = [
             start(Box::new(echo_status(401))),
@@ -684,6 +686,7 @@ async fn an_unreachable_server_is_a_connection_error() {
         requests_per_minute: None,
         temperature: None,
         max_tokens: None,
+        seed: None,
         max_retries: 1,
     });
     let error = fail(&*provider, &question()).await;

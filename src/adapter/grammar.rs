@@ -29,8 +29,8 @@
 //!   monotonic and each bound is written in its shortest round-trip form). A probability is
 //!   bounded by `[0, 1]` and narrowed by its own `min`/`max`. The integer part has at most
 //!   [`FLOAT_INTEGER_DIGITS`] digits on an open side, the fraction at most
-//!   [`FLOAT_FRACTION_DIGITS`] (more when a bound needs them). Bounds beyond ±10^30 are cut to
-//!   ±10^30; a range that lies entirely beyond that falls back to any number.
+//!   [`FLOAT_FRACTION_DIGITS`] (more when a bound needs them). Bounds beyond ±10^38 are cut to
+//!   ±10^38; a range that lies entirely beyond that falls back to any number.
 //! - `boolean`: `True`/`False` in a chat section (what DSPy asks for), `true`/`false` in JSON.
 //! - literals and enums: exactly the allowed values, bare in a chat section and as JSON strings
 //!   elsewhere. A value the parser would not read back as itself in that place (an empty or
@@ -71,11 +71,12 @@ pub const TEXT_MAX_CHARS: u64 = 400;
 /// Characters of a reasoning output without `max`.
 pub const REASONING_MAX_CHARS: u64 = 1000;
 /// Characters of a string inside a list, map or record without `max`.
-pub const NESTED_TEXT_MAX_CHARS: u64 = 200;
+pub const NESTED_TEXT_MAX_CHARS: u64 = 120;
 /// Characters of a map key.
 pub const KEY_MAX_CHARS: u64 = 40;
-/// Items of a list, or entries of a map, without `max`.
-pub const MAX_ITEMS: u64 = 10;
+/// Items of a list, or entries of a map, without `max`. With the text caps above, a reply of
+/// the signatures in `signatures/` fits the local provider's default 1,024 tokens.
+pub const MAX_ITEMS: u64 = 5;
 /// Levels of a record that contains itself.
 pub const RECORD_DEPTH: u32 = 3;
 /// Levels of arrays and objects in a `json` value.
@@ -97,8 +98,8 @@ pub const MAX_LENGTH: u64 = 1_000_000;
 
 /// Fraction digits never go beyond this (the longest shortest form of an `f64` is shorter).
 const MAX_FRACTION_DIGITS: usize = 400;
-/// Float bounds are cut to ±10^30.
-const FLOAT_LIMIT: f64 = 1e30;
+/// Float bounds are cut to ±10^38 (integer parts are `u128`s).
+const FLOAT_LIMIT: f64 = 1e38;
 
 /// GBNF for a reply to `signature` in the layout of `kind`; its start rule is `root`.
 pub fn gbnf(kind: AdapterKind, document: &Document, signature: &PromptSignature) -> String {
@@ -126,7 +127,11 @@ enum Expr {
     Sequence(Vec<Expr>),
     Choice(Vec<Expr>),
     /// `item{min,max}`; always bounded.
-    Repeat { item: Box<Expr>, min: u64, max: u64 },
+    Repeat {
+        item: Box<Expr>,
+        min: u64,
+        max: u64,
+    },
 }
 
 impl Expr {
@@ -146,10 +151,14 @@ impl Expr {
         }
     }
 
+    /// One character from `ranges`; a literal when there is only one.
     fn class(ranges: &[(char, char)]) -> Expr {
-        Expr::Class {
-            negated: false,
-            ranges: ranges.to_vec(),
+        match ranges {
+            [(low, high)] if low == high => Expr::text(*low),
+            _ => Expr::Class {
+                negated: false,
+                ranges: ranges.to_vec(),
+            },
         }
     }
 
@@ -166,11 +175,7 @@ impl Expr {
 
     /// A digit from `low` to `high` (ASCII digits).
     fn digits_between(low: u8, high: u8) -> Expr {
-        if low == high {
-            Expr::text(char::from(low))
-        } else {
-            Expr::class(&[(char::from(low), char::from(high))])
-        }
+        Expr::class(&[(char::from(low), char::from(high))])
     }
 
     /// The items in order, flattened, with adjacent literals joined.
@@ -454,8 +459,9 @@ struct Builder<'a> {
     /// Shared rules, in the order they were made (dependencies first).
     rules: Vec<(String, Expr)>,
     names: HashSet<String>,
-    /// Shared rules by body, so that identical bodies share one rule.
-    by_body: HashMap<Expr, String>,
+    /// Rules by the hint they were named from and their body: a rule asked for twice (the
+    /// same text type, enum or record) is made once.
+    made: HashMap<(String, Expr), String>,
     /// Records already built, by name and nesting left; `None` when no value fits.
     records: HashMap<(String, u32), Option<Expr>>,
 }
@@ -485,7 +491,7 @@ impl<'a> Builder<'a> {
             field_rules: Vec::new(),
             rules: Vec::new(),
             names: HashSet::from(["root".to_owned()]),
-            by_body: HashMap::new(),
+            made: HashMap::new(),
             records: HashMap::new(),
         }
     }
@@ -529,18 +535,19 @@ impl<'a> Builder<'a> {
         name
     }
 
-    /// A shared rule with this body (an existing one if the body is already a rule).
+    /// A rule named from `hint` with this body, made once.
     fn define(&mut self, hint: &str, body: Expr) -> Expr {
-        if let Some(name) = self.by_body.get(&body) {
+        let key = (hint.to_owned(), body);
+        if let Some(name) = self.made.get(&key) {
             return Expr::Rule(name.clone());
         }
         let name = self.fresh_name(hint);
-        self.by_body.insert(body.clone(), name.clone());
-        self.rules.push((name.clone(), body));
+        self.rules.push((name.clone(), key.1.clone()));
+        self.made.insert(key, name.clone());
         Expr::Rule(name)
     }
 
-    /// `expr` as one symbol: itself when it is one, otherwise a shared rule.
+    /// `expr` as one symbol: itself when it is one, otherwise a rule.
     fn symbol(&mut self, hint: &str, expr: Expr) -> Expr {
         if expr.is_atomic() {
             expr
@@ -605,7 +612,10 @@ impl<'a> Builder<'a> {
         let mut parts = vec![Expr::text("{")];
         for (index, field) in outputs.iter().enumerate() {
             let separator = if index == 0 { "" } else { ", " };
-            parts.push(Expr::text(format!("{separator}{}: ", json_key(&field.name))));
+            parts.push(Expr::text(format!(
+                "{separator}{}: ",
+                json_key(&field.name)
+            )));
             parts.push(self.field_value(field, At::Member(field)));
         }
         parts.push(Expr::text("}"));
@@ -614,7 +624,8 @@ impl<'a> Builder<'a> {
 
     /// The value of one output field, as a rule named after the field unless it is one symbol.
     fn field_value(&mut self, field: &PromptField, at: At<'_>) -> Expr {
-        // A type no finite value fits cannot be checked in; the parser then rejects honestly.
+        // Only a record that requires itself has no value that fits; `null` stands in for it, and
+        // the parser rejects it honestly.
         let value = self
             .value(&field.ty, at, &field.name, RECORD_DEPTH)
             .unwrap_or_else(|| Expr::text("null"));
@@ -651,8 +662,8 @@ impl<'a> Builder<'a> {
                 min_length,
                 max_length,
                 pattern,
-            } => Some(self.string(*min_length, *max_length, pattern.as_deref(), at)),
-            Type::ReasoningChain => Some(self.string(None, None, None, at)),
+            } => Some(self.string(*min_length, *max_length, pattern.as_deref(), at, hint)),
+            Type::ReasoningChain => Some(self.string(None, None, None, at, hint)),
             Type::Integer { min, max } => Some(integer(*min, *max)),
             Type::Float { min, max } => Some(float(*min, *max)),
             Type::Probability { min, max } => {
@@ -766,6 +777,7 @@ impl<'a> Builder<'a> {
         max: Option<u64>,
         pattern: Option<&str>,
         at: At<'_>,
+        hint: &str,
     ) -> Expr {
         let default_max = match at {
             At::Section(field) | At::Member(field) if is_reasoning(field) => REASONING_MAX_CHARS,
@@ -775,7 +787,10 @@ impl<'a> Builder<'a> {
         let min = min.unwrap_or(0).min(MAX_LENGTH);
         let max = max.unwrap_or(default_max.max(min)).min(MAX_LENGTH);
         let section = matches!(at, At::Section(_));
-        if let Some(matching) = pattern.and_then(|p| self.pattern_text(p, min, max, section)) {
+        let hint = format!("{hint}-pattern");
+        if let Some(matching) =
+            pattern.and_then(|pattern| self.pattern_text(pattern, min, max, section, &hint))
+        {
             return matching;
         }
         if section {
@@ -785,11 +800,13 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// The text of a chat section: not empty, no space at either end, no `[`.
+    /// The text of a chat section: not empty, no space at either end, no `[`, and not starting
+    /// with `{`.
     fn section_text(&mut self, min: u64, max: u64) -> Expr {
         // A chat section cannot hold an empty text: it would read as an absent field.
         let min = min.max(1);
         let max = max.max(1);
+        let first = self.define("text-first", Expr::class_except(NOT_SECTION_FIRST));
         let edge = self.define("text-edge", Expr::class_except(NOT_SECTION_EDGE));
         let inner = self.define("text-char", Expr::class_except(NOT_SECTION_TEXT));
         let hint = if min <= 1 {
@@ -798,13 +815,13 @@ impl<'a> Builder<'a> {
             format!("text-{min}-{max}")
         };
         let body = if max == 1 {
-            edge
+            first
         } else if min <= 1 {
             let middle = self.repeat(&format!("{hint}-run"), inner, 0, max - 2);
-            Expr::sequence([edge.clone(), Expr::sequence([middle, edge]).optional()])
+            Expr::sequence([first, Expr::sequence([middle, edge]).optional()])
         } else {
             let middle = self.repeat(&format!("{hint}-run"), inner, min - 2, max - 2);
-            Expr::sequence([edge.clone(), middle, edge])
+            Expr::sequence([first, middle, edge])
         };
         self.symbol(&hint, body)
     }
@@ -843,7 +860,14 @@ impl<'a> Builder<'a> {
     /// chat section or as a JSON string; `None` when the pattern is outside what a grammar can
     /// follow here (look-around other than `^`/`$` at the ends, bytes mode) or its lengths do
     /// not fit the bounds, and the caller then bounds only the length.
-    fn pattern_text(&mut self, pattern: &str, min: u64, max: u64, section: bool) -> Option<Expr> {
+    fn pattern_text(
+        &mut self,
+        pattern: &str,
+        min: u64,
+        max: u64,
+        section: bool,
+        hint: &str,
+    ) -> Option<Expr> {
         let hir = regex_syntax::parse(pattern).ok()?;
         let not_json_raw = self.not_json_raw();
         // JSON strings can also carry `"`, `\`, newlines and tabs, escaped.
@@ -873,23 +897,25 @@ impl<'a> Builder<'a> {
                 return None;
             }
             if longest <= max {
-                let body = self.pattern_expr(&matching, section, &not_json_raw);
+                let body = self.pattern_expr(&matching, section, &not_json_raw, hint);
                 return Some(if section {
-                    self.symbol("pattern", body)
+                    self.symbol(hint, body)
                 } else {
                     let quoted = Expr::sequence([Expr::text("\""), body, Expr::text("\"")]);
-                    self.define("pattern", quoted)
+                    self.define(hint, quoted)
                 });
             }
         }
         None
     }
 
+    /// The expression for `pattern`, whose characters are JSON-escaped unless in a `section`.
     fn pattern_expr(
         &mut self,
         pattern: &Pattern,
         section: bool,
         not_json_raw: &[(char, char)],
+        hint: &str,
     ) -> Expr {
         match pattern {
             Pattern::Empty => Expr::empty(),
@@ -910,20 +936,25 @@ impl<'a> Builder<'a> {
             Pattern::Concat(items) => {
                 let items: Vec<Expr> = items
                     .iter()
-                    .map(|item| self.pattern_expr(item, section, not_json_raw))
+                    .map(|item| self.pattern_expr(item, section, not_json_raw, hint))
                     .collect();
                 Expr::sequence(items)
             }
             Pattern::Alternation(alternatives) => {
                 let alternatives: Vec<Expr> = alternatives
                     .iter()
-                    .map(|alternative| self.pattern_expr(alternative, section, not_json_raw))
+                    .map(|alternative| self.pattern_expr(alternative, section, not_json_raw, hint))
                     .collect();
                 Expr::choice(alternatives)
             }
             Pattern::Repeat(item, min, max) => {
-                let item = self.pattern_expr(item, section, not_json_raw);
-                self.repeat("pattern-run", item, u64::from(*min), u64::from(*max))
+                let item = self.pattern_expr(item, section, not_json_raw, hint);
+                self.repeat(
+                    &format!("{hint}-run"),
+                    item,
+                    u64::from(*min),
+                    u64::from(*max),
+                )
             }
         }
     }
@@ -1026,7 +1057,10 @@ impl<'a> Builder<'a> {
         let mut fits = true;
         for (index, field) in record.fields.iter().enumerate() {
             let separator = if index == 0 { "" } else { ", " };
-            parts.push(Expr::text(format!("{separator}{}: ", json_key(&field.name))));
+            parts.push(Expr::text(format!(
+                "{separator}{}: ",
+                json_key(&field.name)
+            )));
             let field_hint = format!("{hint}-{}", field.name);
             match self.value(&field.ty, At::Nested, &field_hint, inner_depth) {
                 Some(value) => parts.push(self.symbol(&field_hint, value)),
@@ -1107,6 +1141,22 @@ const NOT_SECTION_EDGE: &[(char, char)] = &[
     ('[', '['),
 ];
 
+/// Characters a chat section's text does not start with: the edge characters, and `{`. The
+/// chat prompt shows every output as a `{name}` placeholder, and small models copy it instead
+/// of answering; a text field's value does not start with a brace.
+const NOT_SECTION_FIRST: &[(char, char)] = &[
+    ('\u{0}', ' '),
+    ('\u{7F}', '\u{A0}'),
+    ('\u{1680}', '\u{1680}'),
+    ('\u{2000}', '\u{200A}'),
+    ('\u{2028}', '\u{2029}'),
+    ('\u{202F}', '\u{202F}'),
+    ('\u{205F}', '\u{205F}'),
+    ('\u{3000}', '\u{3000}'),
+    ('[', '['),
+    ('{', '{'),
+];
+
 /// A regular expression reduced to what a grammar can say: characters, sequences, alternatives
 /// and bounded repetitions. Every text it describes matches the expression it came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -1132,8 +1182,11 @@ impl Pattern {
                 Pattern::Concat(text.chars().map(|c| Pattern::Chars(vec![(c, c)])).collect())
             }
             HirKind::Class(Class::Unicode(class)) => {
-                let ranges: Vec<(char, char)> =
-                    class.ranges().iter().map(|r| (r.start(), r.end())).collect();
+                let ranges: Vec<(char, char)> = class
+                    .ranges()
+                    .iter()
+                    .map(|r| (r.start(), r.end()))
+                    .collect();
                 if ranges.is_empty() {
                     return None;
                 }
@@ -1396,7 +1449,10 @@ fn signed_range(low: i128, high: i128) -> Expr {
         ]));
     }
     if high >= 0 {
-        alternatives.push(unsigned_range(low.max(0).unsigned_abs(), high.unsigned_abs()));
+        alternatives.push(unsigned_range(
+            low.max(0).unsigned_abs(),
+            high.unsigned_abs(),
+        ));
     }
     Expr::choice(alternatives)
 }
@@ -1406,6 +1462,13 @@ fn signed_range(low: i128, high: i128) -> Expr {
 fn unsigned_range(low: u128, high: u128) -> Expr {
     let length = |n: u128| n.to_string().len();
     let mut alternatives = Vec::new();
+    if low == 0 {
+        alternatives.push(Expr::text("0"));
+        if high == 0 {
+            return Expr::choice(alternatives);
+        }
+    }
+    let low = low.max(1);
     // Whole lengths waiting to be merged: (first, last).
     let mut whole: Option<(usize, usize)> = None;
     let flush = |whole: &mut Option<(usize, usize)>, alternatives: &mut Vec<Expr>| {
@@ -1417,15 +1480,11 @@ fn unsigned_range(low: u128, high: u128) -> Expr {
         }
     };
     for digits in length(low)..=length(high) {
-        let smallest = if digits == 1 {
-            0
-        } else {
-            10_u128.pow(digits as u32 - 1)
-        };
+        let smallest = 10_u128.pow(digits as u32 - 1);
         let largest = 10_u128.pow(digits as u32) - 1;
         let start = low.max(smallest);
         let end = high.min(largest);
-        if digits > 1 && start == smallest && end == largest {
+        if start == smallest && end == largest {
             whole = Some(whole.map_or((digits, digits), |(first, _)| (first, digits)));
             continue;
         }
@@ -1537,8 +1596,8 @@ fn float(min: Option<f64>, max: Option<f64>) -> Expr {
         ]);
     }
     let open = 10_f64.powi(FLOAT_INTEGER_DIGITS as i32);
-    let out_of_reach = min.is_some_and(|low| low > FLOAT_LIMIT)
-        || max.is_some_and(|high| high < -FLOAT_LIMIT);
+    let out_of_reach =
+        min.is_some_and(|low| low > FLOAT_LIMIT) || max.is_some_and(|high| high < -FLOAT_LIMIT);
     if out_of_reach {
         return float(None, None);
     }
@@ -1605,7 +1664,11 @@ fn unsigned_decimal_range(low: &Decimal, high: &Decimal, places: usize) -> Expr 
     if low.integer == high.integer {
         return Expr::sequence([
             whole(low.integer),
-            fraction_part(Some(low.fraction.as_slice()), Some(high.fraction.as_slice()), places),
+            fraction_part(
+                Some(low.fraction.as_slice()),
+                Some(high.fraction.as_slice()),
+                places,
+            ),
         ]);
     }
     let mut alternatives = vec![Expr::sequence([
@@ -1662,18 +1725,19 @@ fn fraction_digits(
         let high_digit = high.map(|high| high.first().copied().unwrap_or(b'0'));
         let mut alternatives = Vec::new();
         let mut tight = |digit: u8, low: Option<Vec<u8>>, high: Option<Vec<u8>>| {
-            if let Some(after) =
-                fraction_digits(low.as_deref(), high.as_deref(), places - 1, false)
+            if let Some(after) = fraction_digits(low.as_deref(), high.as_deref(), places - 1, false)
             {
                 alternatives.push(Expr::sequence([Expr::text(char::from(digit)), after]));
             }
         };
+        // A lower bound with one digit left (`0.5`) is met by that digit whatever follows.
+        let low_ends_here = low.is_some_and(|low| low.len() == 1);
         match (low_digit, high_digit) {
             (Some(l), Some(h)) if l == h => {
                 tight(l, low.map(rest), high.map(rest));
             }
             (l, h) => {
-                if let Some(l) = l {
+                if let Some(l) = l.filter(|_| !low_ends_here) {
                     tight(l, low.map(rest), None);
                 }
                 if let Some(h) = h.filter(|h| l.is_none_or(|l| *h > l)) {
@@ -1681,7 +1745,11 @@ fn fraction_digits(
                 }
             }
         }
-        let free_low = low_digit.map_or(b'0', |l| l + 1);
+        let free_low = match low_digit {
+            Some(l) if low_ends_here => l,
+            Some(l) => l + 1,
+            None => b'0',
+        };
         let free_high = match high_digit {
             Some(b'0') => None,
             Some(h) => Some(h - 1),
@@ -1719,7 +1787,10 @@ mod tests {
                         out.push('^');
                     }
                     for (low, high) in ranges {
-                        out.push_str(&format!("\\x{{{:x}}}-\\x{{{:x}}}", *low as u32, *high as u32));
+                        out.push_str(&format!(
+                            "\\x{{{:x}}}-\\x{{{:x}}}",
+                            *low as u32, *high as u32
+                        ));
                     }
                     out.push(']');
                 }
@@ -1778,7 +1849,10 @@ mod tests {
                 );
             }
             for written in ["-0", "007", "+1", "1.0", ""] {
-                assert!(!regex.is_match(written), "{written:?} matches {low}..={high}");
+                assert!(
+                    !regex.is_match(written),
+                    "{written:?} matches {low}..={high}"
+                );
             }
         }
     }
@@ -1845,8 +1919,21 @@ mod tests {
                     "{spelling} in {min:?}..={max:?}: {regex}"
                 );
             }
-            for spelling in ["-0", "-0.0", "1.", ".5", "01.5", "1e3", "+1", "0.0000001", ""] {
-                assert!(!regex.is_match(spelling), "{spelling} matches {min:?}..={max:?}");
+            for spelling in [
+                "-0",
+                "-0.0",
+                "1.",
+                ".5",
+                "01.5",
+                "1e3",
+                "+1",
+                "0.0000001",
+                "",
+            ] {
+                assert!(
+                    !regex.is_match(spelling),
+                    "{spelling} matches {min:?}..={max:?}"
+                );
             }
         }
     }

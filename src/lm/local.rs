@@ -32,7 +32,7 @@ use super::{BoxFuture, Completion, LmError, ModelSpec, Provider, Request, Usage}
 use crate::models;
 
 /// Tokens generated when neither the request nor the model's settings say.
-pub const DEFAULT_MAX_TOKENS: u32 = 512;
+pub const DEFAULT_MAX_TOKENS: u32 = 1024;
 /// The smallest context the worker allocates; it grows (up to the model's training context)
 /// when a prompt needs more.
 const MIN_CONTEXT: u32 = 1024;
@@ -72,7 +72,7 @@ enum Job {
     /// Load the model now (a server's warm start; benchmarks).
     Load(oneshot::Sender<Result<(), LmError>>),
     Complete {
-        request: Request,
+        request: Box<Request>,
         reply: oneshot::Sender<Result<Completion, LmError>>,
     },
 }
@@ -94,7 +94,10 @@ impl Local {
     }
 
     fn sender(&self) -> Result<mpsc::Sender<Job>, LmError> {
-        let mut worker = self.worker.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut worker = self
+            .worker
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
         if let Some(sender) = worker.as_ref() {
             return Ok(sender.clone());
         }
@@ -142,7 +145,7 @@ impl Provider for Local {
         Box::pin(async move {
             let (reply, answer) = oneshot::channel();
             let job = Job::Complete {
-                request: request.clone(),
+                request: Box::new(request.clone()),
                 reply,
             };
             self.sender()?
@@ -365,9 +368,15 @@ impl<'m> Engine<'m> {
                 .with_n_batch(BATCH as u32)
                 .with_n_threads(self.threads)
                 .with_n_threads_batch(self.threads);
-            let inner = self.model.new_context(self.backend, params).map_err(|error| {
-                format!("cannot create a context of {size} tokens: {error}{}", llama_said())
-            })?;
+            let inner = self
+                .model
+                .new_context(self.backend, params)
+                .map_err(|error| {
+                    format!(
+                        "cannot create a context of {size} tokens: {error}{}",
+                        llama_said()
+                    )
+                })?;
             self.context = Some(Context {
                 inner,
                 size,
@@ -400,7 +409,12 @@ impl<'m> Engine<'m> {
             .min(trained - prompt_tokens);
         let grammar = match &request.grammar {
             Some(gbnf) => Some(LlamaSampler::grammar(self.model, gbnf, "root").map_err(
-                |error| format!("the output grammar is not valid GBNF: {error}{}", llama_said()),
+                |error| {
+                    format!(
+                        "the output grammar is not valid GBNF: {error}{}",
+                        llama_said()
+                    )
+                },
             )?),
             None => None,
         };
@@ -408,8 +422,13 @@ impl<'m> Engine<'m> {
         let mut sampler = if temperature <= 0.0 {
             LlamaSampler::greedy()
         } else {
-            let seed = request.seed.map_or_else(|| fastrand::u32(..), |seed| seed as u32);
-            LlamaSampler::chain_simple([LlamaSampler::temp(temperature as f32), LlamaSampler::dist(seed)])
+            let seed = request
+                .seed
+                .map_or_else(|| fastrand::u32(..), |seed| seed as u32);
+            LlamaSampler::chain_simple([
+                LlamaSampler::temp(temperature as f32),
+                LlamaSampler::dist(seed),
+            ])
         };
         let model = self.model;
         let eog = |token: LlamaToken| model.vocab().is_eog(token);
@@ -425,7 +444,7 @@ impl<'m> Engine<'m> {
             if reply.is_closed() {
                 return Err("cancelled".to_owned());
             }
-            let token = context.sample(&mut sampler, grammar.as_mut())?;
+            let token = context.sample(&mut sampler, grammar.as_mut(), eog)?;
             if eog(token) {
                 finish = "stop";
                 break;
@@ -513,10 +532,13 @@ impl Context<'_> {
 
     /// The next token. With a grammar, the sampler's own choice is kept when the grammar allows
     /// it; otherwise the whole vocabulary is filtered by the grammar and sampled again.
+    /// The end-of-generation token is never fed to the grammar: it ends decoding, and llama.cpp
+    /// aborts when a grammar that is not complete accepts it.
     fn sample(
         &mut self,
         sampler: &mut LlamaSampler,
         grammar: Option<&mut LlamaSampler>,
+        eog: impl Fn(LlamaToken) -> bool,
     ) -> Result<LlamaToken, String> {
         let token = sampler.sample(&self.inner, self.last);
         let Some(grammar) = grammar else {
@@ -525,7 +547,11 @@ impl Context<'_> {
         let mut single =
             LlamaTokenDataArray::new(vec![LlamaTokenData::new(token, 1.0, 0.0)], false);
         single.apply_sampler(grammar);
-        let token = if single.data.first().is_some_and(|d| d.logit() > f32::NEG_INFINITY) {
+        let token = if single
+            .data
+            .first()
+            .is_some_and(|d| d.logit() > f32::NEG_INFINITY)
+        {
             token
         } else {
             let mut all = self.inner.token_data_array_ith(self.last);
@@ -534,9 +560,11 @@ impl Context<'_> {
             all.selected_token()
                 .ok_or_else(|| "the grammar allows no token here".to_owned())?
         };
-        grammar
-            .try_accept(token)
-            .map_err(|error| format!("the grammar rejected a token it allowed: {error}"))?;
+        if !eog(token) {
+            grammar
+                .try_accept(token)
+                .map_err(|error| format!("the grammar rejected a token it allowed: {error}"))?;
+        }
         Ok(token)
     }
 }

@@ -20,9 +20,9 @@ impl Progress {
         }
         let bar = ProgressBar::with_draw_target(length, ProgressDrawTarget::stderr());
         let template = if length.is_some() {
-            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}"
+            "{msg} [{bar:30}] {decimal_bytes}/{decimal_total_bytes} {decimal_bytes_per_sec} eta {eta}"
         } else {
-            "{spinner} {msg} {bytes} {bytes_per_sec}"
+            "{spinner} {msg} {decimal_bytes} {decimal_bytes_per_sec}"
         };
         if let Ok(style) = ProgressStyle::with_template(template) {
             bar.set_style(style.progress_chars("=> "));

@@ -119,7 +119,7 @@ fn download(
                     Ok(None) => {}
                     Err(source) => return Err(ModelsError::io("run", &interpreter, source)),
                 }
-                progress.set_position(directory_size(&destination) + directory_size(&temporary));
+                progress.set_position(largest_file(&[&destination, &temporary]));
                 std::thread::sleep(POLL_INTERVAL);
             }
         };
@@ -186,15 +186,18 @@ fn extract(
     }
 }
 
-/// The total size of the files under `directory`.
-fn directory_size(directory: &Path) -> u64 {
-    walkdir::WalkDir::new(directory)
-        .into_iter()
+/// The size of the largest file under `directories`: the wheel pip is downloading (pip writes
+/// it to a temporary file, then copies it to the destination).
+fn largest_file(directories: &[&Path]) -> u64 {
+    directories
+        .iter()
+        .flat_map(|directory| walkdir::WalkDir::new(directory).into_iter())
         .filter_map(Result::ok)
         .filter_map(|entry| entry.metadata().ok())
         .filter(std::fs::Metadata::is_file)
         .map(|metadata| metadata.len())
-        .sum()
+        .max()
+        .unwrap_or_default()
 }
 
 /// `exit status 1`, or how the process was stopped.

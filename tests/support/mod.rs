@@ -195,3 +195,19 @@ pub fn python_interpreter() -> PathBuf {
         PYTHON_SETUP_HELP,
     )
 }
+
+/// The GGUF model the local-model tests run: `DSPEX_TEST_GGUF`, or SmolLM2-135M as
+/// `scripts/test` pulls it into `target/dspex-home`. Missing, it fails the test with what to do.
+#[allow(dead_code)]
+pub fn test_gguf() -> PathBuf {
+    if let Some(path) = std::env::var_os("DSPEX_TEST_GGUF") {
+        return PathBuf::from(path);
+    }
+    let pulled = root().join("target/dspex-home/models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(
+        pulled.is_file(),
+        "the local-model tests need SmolLM2-135M: run `bash scripts/test` (it pulls the model \
+         into target/dspex-home), or set DSPEX_TEST_GGUF to a GGUF file"
+    );
+    pulled
+}
