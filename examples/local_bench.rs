@@ -9,7 +9,8 @@
 //!   decoded by an earlier `max_tokens = 1` call and then reused from the KV cache, so the time is
 //!   the generation alone;
 //! - `typed_tok_s` and `free_tok_s`: generation under the chat adapter's grammar for a signature
-//!   with one long string output, and the same prompt without it;
+//!   with one long string output (at least 400 characters, so the reply is long enough to time),
+//!   and the same prompt without it; the grammar is compiled inside the timed call, as in a run;
 //! - `peak_rss_mb`: the process's peak resident memory (VmHWM) at the end.
 //!
 //! Usage: `local_bench MODEL.gguf` (threads from `DSPEX_THREADS`, default: all cores).
@@ -36,7 +37,7 @@ const STORY_SIG: &str = r#"
 signature Story {
     prompt: string "what to write about"
     ->
-    story: string  "the story, several paragraphs long"
+    story: string(min: 400, max: 1200) "the story, several paragraphs long"
 }
 "#;
 

@@ -16,7 +16,7 @@ use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Mutex, OnceLock};
 
-use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::context::params::{KvCacheType, LlamaContextParams};
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
@@ -363,9 +363,14 @@ impl<'m> Engine<'m> {
                 .next_power_of_two()
                 .max(MIN_CONTEXT)
                 .min(self.model.n_ctx_train().max(needed));
+            // An 8-bit KV cache halves its memory (12 MB of a 1,024-token context for
+            // SmolLM2-135M) at no measurable cost in speed (bench/local.sh).
             let params = LlamaContextParams::default()
                 .with_n_ctx(NonZeroU32::new(size))
                 .with_n_batch(BATCH as u32)
+                .with_n_ubatch(BATCH as u32)
+                .with_type_k(KvCacheType::Q8_0)
+                .with_type_v(KvCacheType::Q8_0)
                 .with_n_threads(self.threads)
                 .with_n_threads_batch(self.threads);
             let inner = self
