@@ -36,6 +36,11 @@ pub const DEFAULT_MAX_TOKENS: u32 = 1024;
 /// The smallest context the worker allocates; it grows (up to the model's training context)
 /// when a prompt needs more.
 const MIN_CONTEXT: u32 = 1024;
+/// The repetition penalty on the last generated tokens (Ollama's and llama-cpp-python's
+/// default): without it greedy decoding of small models falls into loops (`#\n\n#\n\n...`)
+/// until the token limit. Deterministic, so temperature 0 stays repeatable.
+const REPEAT_PENALTY: f32 = 1.1;
+const REPEAT_LAST_N: i32 = 64;
 /// Prompt tokens decoded per llama.cpp batch.
 const BATCH: usize = 512;
 
@@ -424,13 +429,23 @@ impl<'m> Engine<'m> {
             None => None,
         };
         let temperature = request.temperature.unwrap_or(0.0);
+        let penalties = || {
+            LlamaSampler::penalties(
+                self.model.n_vocab(),
+                REPEAT_LAST_N,
+                REPEAT_PENALTY,
+                0.0,
+                0.0,
+            )
+        };
         let mut sampler = if temperature <= 0.0 {
-            LlamaSampler::greedy()
+            LlamaSampler::chain_simple([penalties(), LlamaSampler::greedy()])
         } else {
             let seed = request
                 .seed
                 .map_or_else(|| fastrand::u32(..), |seed| seed as u32);
             LlamaSampler::chain_simple([
+                penalties(),
                 LlamaSampler::temp(temperature as f32),
                 LlamaSampler::dist(seed),
             ])
@@ -545,31 +560,34 @@ impl Context<'_> {
         grammar: Option<&mut LlamaSampler>,
         eog: impl Fn(LlamaToken) -> bool,
     ) -> Result<LlamaToken, String> {
-        let token = sampler.sample(&self.inner, self.last);
-        let Some(grammar) = grammar else {
-            return Ok(token);
-        };
-        let mut single =
-            LlamaTokenDataArray::new(vec![LlamaTokenData::new(token, 1.0, 0.0)], false);
-        single.apply_sampler(grammar);
-        let token = if single
-            .data
-            .first()
-            .is_some_and(|d| d.logit() > f32::NEG_INFINITY)
-        {
-            token
-        } else {
-            let mut all = self.inner.token_data_array_ith(self.last);
-            all.apply_sampler(grammar);
-            all.apply_sampler(sampler);
-            all.selected_token()
-                .ok_or_else(|| "the grammar allows no token here".to_owned())?
-        };
-        if !eog(token) {
-            grammar
-                .try_accept(token)
-                .map_err(|error| format!("the grammar rejected a token it allowed: {error}"))?;
+        let mut candidates = self.inner.token_data_array_ith(self.last);
+        candidates.apply_sampler(sampler);
+        let mut token = candidates
+            .selected_token()
+            .ok_or_else(|| "the sampler chose no token".to_owned())?;
+        if let Some(grammar) = grammar {
+            let mut single =
+                LlamaTokenDataArray::new(vec![LlamaTokenData::new(token, 1.0, 0.0)], false);
+            single.apply_sampler(grammar);
+            if !single
+                .data
+                .first()
+                .is_some_and(|d| d.logit() > f32::NEG_INFINITY)
+            {
+                let mut allowed = self.inner.token_data_array_ith(self.last);
+                allowed.apply_sampler(grammar);
+                allowed.apply_sampler(sampler);
+                token = allowed
+                    .selected_token()
+                    .ok_or_else(|| "the grammar allows no token here".to_owned())?;
+            }
+            if !eog(token) {
+                grammar
+                    .try_accept(token)
+                    .map_err(|error| format!("the grammar rejected a token it allowed: {error}"))?;
+            }
         }
+        sampler.accept(token);
         Ok(token)
     }
 }
