@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use dspex::adapter::{self, grammar, AdapterKind, PromptSignature, Values};
 use dspex::lm::local::Local;
-use dspex::lm::{Message, ModelSpec, Provider, ProviderKind, Request, Role};
+use dspex::lm::{Message, ModelSpec, Provider, Request, Role};
 use dspex::schema::Document;
 use serde_json::json;
 
@@ -142,21 +142,7 @@ fn request(messages: Vec<Message>, max_tokens: u32, gbnf: Option<String>) -> Req
 }
 
 fn spec(model: &str) -> ModelSpec {
-    ModelSpec {
-        name: "bench".to_owned(),
-        provider: ProviderKind::Local,
-        model: model.to_owned(),
-        base_url: String::new(),
-        api_key_env: None,
-        price: None,
-        timeout: Duration::from_secs(600),
-        max_concurrency: 1,
-        requests_per_minute: None,
-        temperature: Some(0.0),
-        max_tokens: None,
-        seed: None,
-        max_retries: 0,
-    }
+    ModelSpec::local("bench", model)
 }
 
 /// About 400 tokens of plain prose.

@@ -265,7 +265,7 @@ fn from_model_string(
     base_url: Option<&str>,
 ) -> Result<ModelSpec, ConfigError> {
     if let Some(path) = model.strip_prefix("local:") {
-        return Ok(local_spec(name, path));
+        return Ok(ModelSpec::local(name, path));
     }
     let (provider, id) = match model.split_once('/') {
         Some(("local", id)) if !id.is_empty() => {
@@ -277,7 +277,7 @@ fn from_model_string(
                         .to_owned(),
                 });
             }
-            return Ok(local_spec(name, id));
+            return Ok(ModelSpec::local(name, id));
         }
         Some((provider, id)) if !id.is_empty() => (provider, id),
         _ if base_url.is_some() => ("openai", model),
@@ -336,26 +336,6 @@ fn from_model_string(
         seed: None,
         max_retries: 3,
     })
-}
-
-/// A model run in-process: `model` is a name (`smollm2-135m`) or the path of a GGUF file.
-fn local_spec(name: &str, model: &str) -> ModelSpec {
-    ModelSpec {
-        name: name.to_owned(),
-        provider: ProviderKind::Local,
-        model: model.to_owned(),
-        base_url: String::new(),
-        api_key_env: None,
-        price: None,
-        // Covers the first use too, which may pull the model.
-        timeout: Duration::from_secs(600),
-        max_concurrency: 16,
-        requests_per_minute: None,
-        temperature: None,
-        max_tokens: None,
-        seed: None,
-        max_retries: 0,
-    }
 }
 
 fn from_entry(

@@ -10,11 +10,10 @@ mod support;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 
 use dspex::adapter::{AdapterKind, Values};
 use dspex::lm::local::Local;
-use dspex::lm::{Message, ModelSpec, Provider, ProviderKind, Request, Role};
+use dspex::lm::{Message, ModelSpec, Provider, Request, Role};
 use dspex::program::{CacheMode, Runtime, Target};
 use dspex::schema::{Document, Module, Type};
 use serde_json::{json, Value};
@@ -24,21 +23,7 @@ fn gguf() -> PathBuf {
 }
 
 fn spec(model: &str) -> ModelSpec {
-    ModelSpec {
-        name: "local-test".to_owned(),
-        provider: ProviderKind::Local,
-        model: model.to_owned(),
-        base_url: String::new(),
-        api_key_env: None,
-        price: None,
-        timeout: Duration::from_secs(600),
-        max_concurrency: 4,
-        requests_per_minute: None,
-        temperature: None,
-        max_tokens: None,
-        seed: None,
-        max_retries: 0,
-    }
+    ModelSpec::local("local-test", model)
 }
 
 /// The one provider the library tests share.

@@ -44,27 +44,6 @@ const REPEAT_LAST_N: i32 = 64;
 /// Prompt tokens decoded per llama.cpp batch.
 const BATCH: usize = 512;
 
-/// Where a `local` model's weights come from, as its model id says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Weights {
-    /// A known or installed model, by name (`smollm2-135m`), pulled on first use.
-    Named(String),
-    /// Any GGUF file (`local:/path/to/model.gguf`).
-    File(PathBuf),
-}
-
-impl Weights {
-    /// A model id of a `local` spec: a path when it contains a path separator or ends in
-    /// `.gguf`, otherwise a name.
-    pub fn of(model: &str) -> Weights {
-        if model.contains('/') || model.ends_with(".gguf") {
-            Weights::File(PathBuf::from(model))
-        } else {
-            Weights::Named(model.to_owned())
-        }
-    }
-}
-
 /// The in-process provider. Cheap to create: the worker thread starts, and the model loads (and
 /// is pulled if needed), on the first request, so cached or offline runs never touch it.
 pub struct Local {
@@ -218,17 +197,12 @@ fn refuse_all(jobs: mpsc::Receiver<Job>, error: &LmError) {
     }
 }
 
-/// The path of the weights, pulling a named model that is not installed yet.
+/// The path of the weights (a GGUF path, or a model name pulled first when not installed).
 fn weights_path(spec: &ModelSpec) -> Result<PathBuf, String> {
-    match Weights::of(&spec.model) {
-        Weights::Named(name) => models::ensure(&name).map_err(|error| match error.help() {
-            Some(help) => format!("{error} ({help})"),
-            None => error.to_string(),
-        }),
-        Weights::File(path) => models::check_gguf(&path)
-            .map(|()| path)
-            .map_err(|error| error.to_string()),
-    }
+    models::resolve(&spec.model).map_err(|error| match error.help() {
+        Some(help) => format!("{error} ({help})"),
+        None => error.to_string(),
+    })
 }
 
 /// llama.cpp's process-wide initialisation, done once. Its log goes to [`LOG`] instead of
@@ -341,11 +315,7 @@ impl<'m> Engine<'m> {
             .messages
             .iter()
             .map(|message| {
-                let role = serde_json::to_value(message.role)
-                    .ok()
-                    .and_then(|role| role.as_str().map(str::to_owned))
-                    .unwrap_or_default();
-                LlamaChatMessage::new(role, message.content.clone())
+                LlamaChatMessage::new(message.role.name().to_owned(), message.content.clone())
                     .map_err(|_| "a message contains a NUL character".to_owned())
             })
             .collect::<Result<Vec<_>, _>>()?;

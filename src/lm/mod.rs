@@ -26,6 +26,17 @@ pub enum Role {
     Assistant,
 }
 
+impl Role {
+    /// The role as chat APIs and chat templates spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+}
+
 /// One chat message, as DSPy's adapters produce them (`{"role": ..., "content": ...}`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Message {
@@ -190,6 +201,28 @@ pub struct ModelSpec {
     pub seed: Option<u64>,
     /// Retries after the first try on 429, 5xx, timeouts and connection resets.
     pub max_retries: u32,
+}
+
+impl ModelSpec {
+    /// A model run in-process: `model` is a name (`smollm2-135m`) or the path of a GGUF file.
+    pub fn local(name: &str, model: &str) -> ModelSpec {
+        ModelSpec {
+            name: name.to_owned(),
+            provider: ProviderKind::Local,
+            model: model.to_owned(),
+            base_url: String::new(),
+            api_key_env: None,
+            price: None,
+            // Not enforced for local models (README); kept for the record.
+            timeout: Duration::from_secs(600),
+            max_concurrency: 16,
+            requests_per_minute: None,
+            temperature: None,
+            max_tokens: None,
+            seed: None,
+            max_retries: 0,
+        }
+    }
 }
 
 /// Why a call failed after every retry. Messages never contain an API key.

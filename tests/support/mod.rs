@@ -201,7 +201,8 @@ pub fn python_interpreter() -> PathBuf {
 #[allow(dead_code)]
 pub fn test_gguf() -> PathBuf {
     if let Some(path) = std::env::var_os("DSPEX_TEST_GGUF") {
-        return PathBuf::from(path);
+        // The CLI tests run dspex in other directories, so a relative path is made absolute.
+        return std::path::absolute(PathBuf::from(path)).expect("DSPEX_TEST_GGUF is a usable path");
     }
     let pulled = root().join("target/dspex-home/models/SmolLM2-135M-Instruct.Q4_1.gguf");
     assert!(
