@@ -24,6 +24,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+source scripts/build-env
 tools="${TOOLS:-dspex dspy dsrs}"
 
 for command in cargo python3; do

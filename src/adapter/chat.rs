@@ -22,11 +22,11 @@ pub(crate) const MISSING_IN_EXAMPLE: &str = "Not supplied for this particular ex
 /// Value of a missing output in a complete demo (DSPy writes it; it cannot happen there).
 pub(crate) const MISSING_IN_HISTORY: &str = "Not supplied for this conversation history message. ";
 
-pub fn format(
+/// The messages before the request: the system message and the demos.
+pub(crate) fn prefix(
     document: &Document,
     signature: &PromptSignature,
     demos: &[Values],
-    inputs: &Values,
 ) -> Vec<Message> {
     let system = format!(
         "{}\n{}\n{}",
@@ -42,11 +42,6 @@ pub fn format(
         |fields, prefix| user_content(signature, fields, prefix, None),
         |fields, missing| assistant_content(signature, fields, missing),
     );
-    let requirements = output_requirements(signature);
-    messages.push(Message::new(
-        Role::User,
-        user_content(signature, inputs, "", Some(&requirements)),
-    ));
     messages
 }
 
@@ -218,7 +213,7 @@ pub(crate) fn user_content(
 }
 
 /// The reminder at the end of the request.
-fn output_requirements(signature: &PromptSignature) -> String {
+pub(crate) fn output_requirements(signature: &PromptSignature) -> String {
     let fields: Vec<String> = signature
         .outputs
         .iter()

@@ -11,11 +11,11 @@ use super::{PromptSignature, Values};
 use crate::lm::{Message, Role};
 use crate::schema::Document;
 
-pub fn format(
+/// The messages before the request: the system message and the demos.
+pub(crate) fn prefix(
     document: &Document,
     signature: &PromptSignature,
     demos: &[Values],
-    inputs: &Values,
 ) -> Vec<Message> {
     let system = format!(
         "{}\n{}\n{}",
@@ -31,11 +31,6 @@ pub fn format(
         |fields, prefix| user_content(signature, fields, prefix, None),
         |fields, missing| assistant_content(signature, fields, missing),
     );
-    let requirements = output_requirements(signature);
-    messages.push(Message::new(
-        Role::User,
-        user_content(signature, inputs, "", Some(&requirements)),
-    ));
     messages
 }
 
@@ -71,7 +66,7 @@ fn field_structure(document: &Document, signature: &PromptSignature) -> String {
     strip(&parts.join("\n\n")).to_owned()
 }
 
-fn output_requirements(signature: &PromptSignature) -> String {
+pub(crate) fn output_requirements(signature: &PromptSignature) -> String {
     let fields: Vec<String> = signature
         .outputs
         .iter()

@@ -161,8 +161,51 @@ pub fn format(
     demos: &[Values],
     inputs: &Values,
 ) -> Vec<Message> {
-    match kind {
-        AdapterKind::Chat => chat::format(document, signature, demos, inputs),
-        AdapterKind::Json => json::format(document, signature, demos, inputs),
+    Template::new(kind, document, signature, demos).messages(signature, inputs)
+}
+
+/// What every call of one predictor shares under one adapter, whatever the inputs: the system
+/// message, the demos and the request's closing line. Built once, it leaves only the inputs to
+/// format per call ([`Template::messages`]), the same bytes as [`format`].
+#[derive(Debug, Clone)]
+pub struct Template {
+    /// The system message and the demos.
+    prefix: Vec<Message>,
+    /// "Respond with ..." at the end of the request.
+    requirements: String,
+}
+
+impl Template {
+    pub fn new(
+        kind: AdapterKind,
+        document: &Document,
+        signature: &PromptSignature,
+        demos: &[Values],
+    ) -> Template {
+        let (prefix, requirements) = match kind {
+            AdapterKind::Chat => (
+                chat::prefix(document, signature, demos),
+                chat::output_requirements(signature),
+            ),
+            AdapterKind::Json => (
+                json::prefix(document, signature, demos),
+                json::output_requirements(signature),
+            ),
+        };
+        Template {
+            prefix,
+            requirements,
+        }
+    }
+
+    /// The messages of one call with `inputs`; `signature` is the one the template was made for.
+    pub fn messages(&self, signature: &PromptSignature, inputs: &Values) -> Vec<Message> {
+        let mut messages = Vec::with_capacity(self.prefix.len() + 1);
+        messages.extend_from_slice(&self.prefix);
+        messages.push(Message::new(
+            crate::lm::Role::User,
+            chat::user_content(signature, inputs, "", Some(&self.requirements)),
+        ));
+        messages
     }
 }

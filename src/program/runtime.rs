@@ -2,7 +2,7 @@
 //! outputs, and describe everything that happened as one [`Execution`] for the store. The
 //! runtime holds no CLI state, so a server can share one across requests.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
@@ -11,10 +11,10 @@ use sha2::{Digest, Sha256};
 use super::artifact::Artifact;
 use super::signature::predictor_signature;
 use crate::adapter::parse::{self, ParseError};
-use crate::adapter::{self, AdapterKind, PromptField, PromptSignature, Values};
+use crate::adapter::{self, AdapterKind, PromptField, PromptSignature, Template, Values};
 use crate::codegen::json_schema::{self, Side};
 use crate::lm::{Completion, LmError, Provider, Request, ResponseFormat, Usage};
-use crate::schema::{Document, Module, Signature};
+use crate::schema::{Document, Field, Module, Signature};
 use crate::store::{CallRecord, Execution, RepairRecord, Status, Store, StoreError};
 
 /// How the response cache is used.
@@ -76,9 +76,56 @@ pub struct Target {
     /// The file as given, and the SHA-256 of its bytes.
     pub file: String,
     pub source_hash: String,
-    /// The predictor's signature (module fields added, artifact applied) and demos.
+    /// The predictor: its signature (module fields added, artifact applied) and demos.
+    pub predictor: Predictor,
+}
+
+/// One predictor: the signature it sends and its demos, with what its calls share, built on
+/// the first call under each adapter and reused by every later one.
+#[derive(Debug, Clone)]
+pub struct Predictor {
     pub prompt: PromptSignature,
     pub demos: Vec<Values>,
+    /// By adapter: chat, json.
+    shapes: [OnceLock<Shape>; 2],
+}
+
+/// What every call of one predictor shares under one adapter.
+#[derive(Debug, Clone)]
+struct Shape {
+    template: Template,
+    /// The output fields, as the parser checks them.
+    fields: Vec<Field>,
+    /// Structured outputs for the JSON adapter; `Text` for chat.
+    response_format: ResponseFormat,
+    /// The grammar, for a provider that constrains its output; made on its first use.
+    grammar: OnceLock<String>,
+}
+
+impl Predictor {
+    pub fn new(prompt: PromptSignature, demos: Vec<Values>) -> Predictor {
+        Predictor {
+            prompt,
+            demos,
+            shapes: Default::default(),
+        }
+    }
+
+    fn shape(&self, adapter: AdapterKind, document: &Document) -> &Shape {
+        let index = match adapter {
+            AdapterKind::Chat => 0,
+            AdapterKind::Json => 1,
+        };
+        self.shapes[index].get_or_init(|| Shape {
+            template: Template::new(adapter, document, &self.prompt, &self.demos),
+            fields: self.prompt.output_fields(),
+            response_format: match adapter {
+                AdapterKind::Chat => ResponseFormat::Text,
+                AdapterKind::Json => response_format(document, &self.prompt),
+            },
+            grammar: OnceLock::new(),
+        })
+    }
 }
 
 impl Target {
@@ -104,15 +151,15 @@ impl Target {
             module,
             file: file.to_owned(),
             source_hash: hex(&Sha256::digest(source)),
-            prompt,
-            demos,
+            predictor: Predictor::new(prompt, demos),
             document,
         })
     }
 
     /// The input fields the caller must give (a comparison's attempts are made here).
     pub fn input_fields(&self) -> Vec<PromptField> {
-        self.prompt
+        self.predictor
+            .prompt
             .inputs
             .iter()
             .filter(|f| {
@@ -165,16 +212,8 @@ impl Runtime {
         let mut trace = Trace::default();
         let result = match target.module {
             Module::Predict | Module::ChainOfThought => {
-                self.predict(
-                    target,
-                    &target.prompt,
-                    &target.demos,
-                    &inputs,
-                    0,
-                    None,
-                    &mut trace,
-                )
-                .await
+                self.predict(target, &target.predictor, &inputs, 0, None, &mut trace)
+                    .await
             }
             Module::BestOfN { n } => self.best_of_n(target, &inputs, n, &mut trace).await,
             Module::MultiChainComparison { m } => {
@@ -220,8 +259,7 @@ impl Runtime {
     async fn predict(
         &self,
         target: &Target,
-        prompt: &PromptSignature,
-        demos: &[Values],
+        predictor: &Predictor,
         inputs: &Values,
         rollout: u32,
         temperature: Option<f64>,
@@ -230,8 +268,7 @@ impl Runtime {
         let first = self
             .call(
                 target,
-                prompt,
-                demos,
+                predictor,
                 inputs,
                 self.adapter,
                 rollout,
@@ -244,8 +281,7 @@ impl Runtime {
                 let fallback = self
                     .call(
                         target,
-                        prompt,
-                        demos,
+                        predictor,
                         inputs,
                         AdapterKind::Json,
                         rollout,
@@ -268,8 +304,7 @@ impl Runtime {
     async fn call(
         &self,
         target: &Target,
-        prompt: &PromptSignature,
-        demos: &[Values],
+        predictor: &Predictor,
         inputs: &Values,
         adapter: AdapterKind,
         rollout: u32,
@@ -277,16 +312,17 @@ impl Runtime {
         trace: &mut Trace,
     ) -> Result<Values, RunError> {
         let spec = self.provider.spec();
-        let messages = adapter::format(adapter, &target.document, prompt, demos, inputs);
-        let mut request = Request::new(messages);
+        let shape = predictor.shape(adapter, &target.document);
+        let mut request = Request::new(shape.template.messages(&predictor.prompt, inputs));
         request.temperature = temperature.or(spec.temperature);
         request.max_tokens = spec.max_tokens;
         request.seed = spec.seed;
-        if adapter == AdapterKind::Json {
-            request.response_format = response_format(&target.document, prompt);
-        }
+        request.response_format = shape.response_format.clone();
         if self.provider.constrains_output() {
-            request.grammar = Some(adapter::grammar::gbnf(adapter, &target.document, prompt));
+            let grammar = shape.grammar.get_or_init(|| {
+                adapter::grammar::gbnf(adapter, &target.document, &predictor.prompt)
+            });
+            request.grammar = Some(grammar.clone());
         }
         let key = match self.cache {
             CacheMode::Off => None,
@@ -341,10 +377,10 @@ impl Runtime {
             record.usage = completion.usage;
             trace.usage += completion.usage;
         }
-        let fields = prompt.output_fields();
+        let fields = &shape.fields;
         let parsed = match adapter {
-            AdapterKind::Chat => parse::parse_chat(&target.document, &fields, &completion.text),
-            AdapterKind::Json => parse::parse_json(&target.document, &fields, &completion.text),
+            AdapterKind::Chat => parse::parse_chat(&target.document, fields, &completion.text),
+            AdapterKind::Json => parse::parse_json(&target.document, fields, &completion.text),
         };
         match parsed {
             Ok(parsed) => {
@@ -377,15 +413,7 @@ impl Runtime {
         let mut last_error = None;
         for rollout in 0..n.max(1) {
             match self
-                .predict(
-                    target,
-                    &target.prompt,
-                    &target.demos,
-                    inputs,
-                    rollout,
-                    Some(1.0),
-                    trace,
-                )
+                .predict(target, &target.predictor, inputs, rollout, Some(1.0), trace)
                 .await
             {
                 Ok(outputs) => return Ok(outputs),
@@ -413,7 +441,10 @@ impl Runtime {
             .signature(&target.signature)
             .cloned()
             .unwrap_or_else(|| Signature::new(target.signature.clone(), Vec::new(), Vec::new()));
-        let attempt_prompt = predictor_signature(Module::ChainOfThought, &signature);
+        let attempt_predictor = Predictor::new(
+            predictor_signature(Module::ChainOfThought, &signature),
+            Vec::new(),
+        );
         let last_output = signature
             .outputs
             .last()
@@ -424,8 +455,7 @@ impl Runtime {
             let attempt = self
                 .predict(
                     target,
-                    &attempt_prompt,
-                    &[],
+                    &attempt_predictor,
                     inputs,
                     index - 1,
                     Some(1.0),
@@ -450,8 +480,7 @@ impl Runtime {
         }
         self.predict(
             target,
-            &target.prompt,
-            &target.demos,
+            &target.predictor,
             &comparison_inputs,
             0,
             Some(0.7),
