@@ -11,6 +11,7 @@ pub mod codegen;
 pub mod commands;
 pub mod config;
 pub mod diagnostic;
+pub mod digest;
 pub mod lm;
 pub mod models;
 pub mod program;

@@ -226,7 +226,7 @@ impl Transport {
     /// spec allows.
     pub(crate) async fn post<T>(
         &self,
-        body: &Value,
+        body: &impl serde::Serialize,
         parse: fn(&[u8]) -> Result<T, Malformed>,
     ) -> Result<T, LmError> {
         let key = self.key()?;

@@ -1,11 +1,13 @@
 //! OpenAI chat completions (`POST {base_url}/chat/completions`), the protocol that OpenAI and
 //! most local servers (Ollama, vLLM, llama.cpp) speak.
 
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
 use super::http::{json_error_message, KeyHeader, Malformed, Transport};
-use super::{BoxFuture, Completion, LmError, ModelSpec, Provider, Request, ResponseFormat, Usage};
+use super::{
+    BoxFuture, Completion, LmError, Message, ModelSpec, Provider, Request, ResponseFormat, Usage,
+};
 
 /// Where requests go when the spec leaves the base URL empty.
 pub(crate) const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
@@ -48,49 +50,47 @@ impl Provider for OpenAi {
     }
 }
 
-/// The JSON body of a chat completion request. The request's sampling settings win over the
-/// spec's defaults.
-fn request_body(spec: &ModelSpec, request: &Request) -> Value {
-    let mut body = Map::new();
-    body.insert("model".into(), json!(spec.model));
-    let messages = request
-        .messages
-        .iter()
-        .map(|message| json!({"role": message.role, "content": message.content}))
-        .collect();
-    body.insert("messages".into(), Value::Array(messages));
-    if let Some(temperature) = request.temperature.or(spec.temperature) {
-        body.insert("temperature".into(), json!(temperature));
+/// The JSON body of a chat completion request, borrowing the request's messages (a prompt is
+/// serialized once, never copied into a `Value` first). The request's sampling settings win
+/// over the spec's defaults.
+#[derive(Serialize)]
+struct Body<'a> {
+    model: &'a str,
+    messages: &'a [Message],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    stop: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_format: Option<Value>,
+}
+
+fn request_body<'a>(spec: &'a ModelSpec, request: &'a Request) -> Body<'a> {
+    let response_format = match &request.response_format {
+        ResponseFormat::Text => None,
+        ResponseFormat::JsonObject => Some(json!({"type": "json_object"})),
+        ResponseFormat::JsonSchema { name, schema } => Some(json!({
+            "type": "json_schema",
+            "json_schema": {
+                "name": schema_name(name),
+                "strict": true,
+                "schema": without_meta_schema(schema),
+            },
+        })),
+    };
+    Body {
+        model: &spec.model,
+        messages: &request.messages,
+        temperature: request.temperature.or(spec.temperature),
+        max_tokens: request.max_tokens.or(spec.max_tokens),
+        stop: &request.stop,
+        seed: request.seed,
+        response_format,
     }
-    if let Some(max_tokens) = request.max_tokens.or(spec.max_tokens) {
-        body.insert("max_tokens".into(), json!(max_tokens));
-    }
-    if !request.stop.is_empty() {
-        body.insert("stop".into(), json!(request.stop));
-    }
-    if let Some(seed) = request.seed {
-        body.insert("seed".into(), json!(seed));
-    }
-    match &request.response_format {
-        ResponseFormat::Text => {}
-        ResponseFormat::JsonObject => {
-            body.insert("response_format".into(), json!({"type": "json_object"}));
-        }
-        ResponseFormat::JsonSchema { name, schema } => {
-            body.insert(
-                "response_format".into(),
-                json!({
-                    "type": "json_schema",
-                    "json_schema": {
-                        "name": schema_name(name),
-                        "strict": true,
-                        "schema": without_meta_schema(schema),
-                    },
-                }),
-            );
-        }
-    }
-    Value::Object(body)
 }
 
 /// `name` as OpenAI accepts it: ASCII letters, digits, `_` and `-`, at most 64 characters.

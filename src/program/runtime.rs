@@ -6,13 +6,13 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use super::artifact::Artifact;
 use super::signature::predictor_signature;
 use crate::adapter::parse::{self, ParseError};
 use crate::adapter::{self, AdapterKind, PromptField, PromptSignature, Template, Values};
 use crate::codegen::json_schema::{self, Side};
+use crate::digest::sha256_hex;
 use crate::lm::{Completion, LmError, Provider, Request, ResponseFormat, Usage};
 use crate::schema::{Document, Field, Module, Signature};
 use crate::store::{CallRecord, Execution, RepairRecord, Status, Store, StoreError};
@@ -150,7 +150,7 @@ impl Target {
             signature: signature.name.clone(),
             module,
             file: file.to_owned(),
-            source_hash: hex(&Sha256::digest(source)),
+            source_hash: sha256_hex(source),
             predictor: Predictor::new(prompt, demos),
             document,
         })
@@ -198,10 +198,6 @@ fn now_millis() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or_default()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Runtime {
@@ -524,5 +520,5 @@ pub fn cache_key(provider: &dyn Provider, request: &Request, rollout: u32) -> St
         "request": request,
         "rollout": rollout,
     });
-    hex(&Sha256::digest(material.to_string().as_bytes()))
+    sha256_hex(material.to_string().as_bytes())
 }

@@ -9,8 +9,9 @@ use rusqlite::{params, Connection, TransactionBehavior};
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
-use super::rows::{encode_hex, to_json, StoredCall, StoredMessage};
+use super::rows::{to_json, StoredCall, StoredMessage};
 use super::{classify, INLINE_LIMIT};
+use crate::digest::hex;
 use crate::store::{Execution, StoreError};
 
 /// The most queued items one transaction takes, bounding how long a record waits for its commit
@@ -20,6 +21,9 @@ pub const MAX_BATCH: usize = 4096;
 /// How long the writer waits for more records once several are queued: commits are the
 /// store's main cost, and a batch run reports a line only after its record is committed.
 const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// A record arriving within this long of the previous commit is taken as part of a stream.
+const STREAM_GAP: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// Hashes of texts the writer knows are stored, kept so a repeated prompt skips its insert.
 /// Cleared when it grows past this.
@@ -86,7 +90,7 @@ impl PreparedExecution {
                         StoredMessage {
                             role: message.role,
                             content: None,
-                            text: Some(encode_hex(&hash)),
+                            text: Some(hex(&hash)),
                         }
                     })
                     .collect();
@@ -131,6 +135,7 @@ impl Writer {
     /// Serves `receiver` until every sender is gone and the queue is empty.
     pub(super) fn run(mut self, receiver: &mpsc::Receiver<Command>) {
         let mut batch = Vec::new();
+        let mut last_commit: Option<std::time::Instant> = None;
         while let Ok(first) = receiver.recv() {
             batch.push(first);
             while batch.len() < MAX_BATCH {
@@ -139,11 +144,14 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            // Under a stream of records (a batch run), wait a moment for more, so one commit
-            // covers many of them; a lone record (a single run) is committed at once. The
-            // writer sleeps rather than waiting on the channel: a sender then finds no receiver
-            // to wake, which saved a futex wake and a context switch per record.
-            if batch.len() > 1 && batch.len() < MAX_BATCH {
+            // Under a stream of records (a batch run: several queued, or one arriving soon
+            // after the last commit, as at concurrency 1), wait a moment for more, so one
+            // commit covers many of them; a lone record (a single run) is committed at once.
+            // The writer sleeps rather than waiting on the channel: a sender then finds no
+            // receiver to wake, which saved a futex wake and a context switch per record.
+            let streaming =
+                batch.len() > 1 || last_commit.is_some_and(|commit| commit.elapsed() < STREAM_GAP);
+            if streaming && batch.len() < MAX_BATCH {
                 std::thread::sleep(LINGER);
                 while batch.len() < MAX_BATCH {
                     match receiver.try_recv() {
@@ -153,6 +161,7 @@ impl Writer {
                 }
             }
             let result = self.write(&batch);
+            last_commit = Some(std::time::Instant::now());
             if let Err(error) = &result {
                 // The rolled-back transaction may have held texts the memo lists.
                 self.known_texts.clear();
