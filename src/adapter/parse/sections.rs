@@ -8,8 +8,9 @@ fn is_name_char(c: u8) -> bool {
 }
 
 /// The header starting at `start` (which holds `[[`): `[[`, spaces or tabs, one to three `#`, a
-/// name, one to three `#`, spaces or tabs, `]]`. Returns where it ends and its trimmed name,
-/// which is empty for `[[ ## ]]` (a header to skip, not to split at).
+/// name, one to three `#`, spaces or tabs, `]]`. Returns where it ends and where its name
+/// starts and ends, untrimmed; a name that trims to nothing (`[[ ## ]]`) marks a header to
+/// skip, not to split at.
 ///
 /// This is the regular expression `\[\[[ \t]*#{1,3}[ \t]*([^\[\]#\n]*?)[ \t]*#{1,3}[ \t]*\]\]`
 /// written out by hand: the name cannot hold `#`, so both runs of `#` are whole runs, and the
