@@ -81,11 +81,12 @@ pub struct Target {
 }
 
 /// One predictor: the signature it sends and its demos, with what its calls share, built on
-/// the first call under each adapter and reused by every later one.
+/// the first call under each adapter and reused by every later one. The fields are private and
+/// set once, so what is cached can never go stale.
 #[derive(Debug, Clone)]
 pub struct Predictor {
-    pub prompt: PromptSignature,
-    pub demos: Vec<Values>,
+    prompt: PromptSignature,
+    demos: Vec<Values>,
     /// By adapter: chat, json.
     shapes: [OnceLock<Shape>; 2],
 }
@@ -109,6 +110,11 @@ impl Predictor {
             demos,
             shapes: Default::default(),
         }
+    }
+
+    /// The signature the predictor sends.
+    pub fn prompt(&self) -> &PromptSignature {
+        &self.prompt
     }
 
     fn shape(&self, adapter: AdapterKind, document: &Document) -> &Shape {
