@@ -77,14 +77,14 @@ pub struct Target {
     pub file: String,
     pub source_hash: String,
     /// The predictor: its signature (module fields added, artifact applied) and demos.
-    pub predictor: Predictor,
+    pub(crate) predictor: Predictor,
 }
 
 /// One predictor: the signature it sends and its demos, with what its calls share, built on
 /// the first call under each adapter and reused by every later one. The fields are private and
 /// set once, so what is cached can never go stale.
 #[derive(Debug, Clone)]
-pub struct Predictor {
+pub(crate) struct Predictor {
     prompt: PromptSignature,
     demos: Vec<Values>,
     /// By adapter: chat, json.
@@ -104,17 +104,12 @@ struct Shape {
 }
 
 impl Predictor {
-    pub fn new(prompt: PromptSignature, demos: Vec<Values>) -> Predictor {
+    fn new(prompt: PromptSignature, demos: Vec<Values>) -> Predictor {
         Predictor {
             prompt,
             demos,
             shapes: Default::default(),
         }
-    }
-
-    /// The signature the predictor sends.
-    pub fn prompt(&self) -> &PromptSignature {
-        &self.prompt
     }
 
     fn shape(&self, adapter: AdapterKind, document: &Document) -> &Shape {
