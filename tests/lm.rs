@@ -320,6 +320,58 @@ async fn server_errors_are_retried_until_success() {
 }
 
 #[tokio::test]
+async fn connections_the_server_closed_while_idle_are_replaced_without_a_retry() {
+    set_up();
+    let mock = MockLm::openai(|_| Reply::then_close(Reply::text("Paris")));
+    // No retries: a request lost on a closed connection would be an error here.
+    let provider = client(ModelSpec {
+        max_retries: 0,
+        ..spec(ProviderKind::OpenAi, &mock)
+    });
+    for _ in 0..3 {
+        assert_eq!(complete(&*provider, &question()).await.text, "Paris");
+        // Long enough for the close to arrive while the connection is idle.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(mock.hits(), 3);
+    assert_eq!(mock.connections(), 3);
+}
+
+#[tokio::test]
+async fn concurrent_calls_share_a_few_kept_alive_connections() {
+    set_up();
+    let mock = MockLm::openai(|_| Reply::delayed(Duration::from_millis(5), Reply::text("ok")));
+    let provider = client(ModelSpec {
+        max_concurrency: 4,
+        ..spec(ProviderKind::OpenAi, &mock)
+    });
+    for _round in 0..3 {
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let provider = Arc::clone(&provider);
+                tokio::spawn(async move { provider.complete(&question()).await })
+            })
+            .collect();
+        for task in tasks {
+            let outcome = task
+                .await
+                .unwrap_or_else(|error| panic!("a task failed: {error}"));
+            assert_eq!(
+                outcome.map(|completion| completion.text).ok().as_deref(),
+                Some("ok")
+            );
+        }
+    }
+    assert_eq!(mock.hits(), 24);
+    // At most four at a time, each on a connection kept from the rounds before.
+    assert!(
+        mock.connections() <= 4,
+        "{} connections",
+        mock.connections()
+    );
+}
+
+#[tokio::test]
 async fn the_last_status_is_reported_after_the_retries() {
     set_up();
     let mock = MockLm::openai(sequence([

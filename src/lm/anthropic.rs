@@ -31,11 +31,10 @@ pub(crate) struct Anthropic {
 }
 
 impl Anthropic {
-    pub(crate) fn new(spec: ModelSpec, client: reqwest::Client) -> Result<Anthropic, LmError> {
+    pub(crate) fn new(spec: ModelSpec) -> Result<Anthropic, LmError> {
         Ok(Anthropic {
             transport: Transport::new(
                 spec,
-                client,
                 "anthropic",
                 DEFAULT_BASE_URL,
                 "messages",

@@ -1,4 +1,5 @@
-//! The HTTP side every provider shares: one connection pool for the whole process, the API key
+//! The HTTP side every provider shares: connection pools (one for the process's `https://`
+//! servers, one per `http://` endpoint, see [`plain`]), the API key
 //! read from the environment when a request is sent, a timeout per try, retries with backoff, a
 //! concurrency limit and a requests-per-minute limit, and errors that name the model and the
 //! provider's own message but never the key.
@@ -6,11 +7,15 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{
+    HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE,
+    USER_AGENT as USER_AGENT_HEADER,
+};
 use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
+use super::plain;
 use super::rate_limit::RateLimiter;
 use super::retry;
 use super::{LmError, ModelSpec};
@@ -21,45 +26,50 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// How much of a body that is not the expected JSON an error message quotes.
 const QUOTED_BODY_CHARS: usize = 200;
 
+/// Sent with every request.
+const USER_AGENT: &str = concat!("dspex/", env!("CARGO_PKG_VERSION"));
+
 /// What replaces an API key found in error text.
 const REDACTED: &str = "[redacted]";
 
-/// The process's one HTTP client (a cheap handle on a shared pool). Building it can fail while
-/// setting up TLS, so the outcome is kept, as text, for every later caller.
-static CLIENT: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
-static PLAIN_CLIENT: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
+/// The process's one client for `https://` servers (a cheap handle on a shared pool). Building
+/// it can fail while setting up TLS, so the outcome is kept, as text, for every later caller.
+static TLS_CLIENT: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
 
-/// The process's client for `https://` servers (TLS with the platform's roots), or for plain
-/// `http://` ones (local servers: no certificate store is loaded, which takes milliseconds).
-pub(crate) fn shared_client(plain_http: bool) -> Result<reqwest::Client, String> {
-    if plain_http {
-        PLAIN_CLIENT.get_or_init(|| build_client(true)).clone()
-    } else {
-        CLIENT.get_or_init(|| build_client(false)).clone()
-    }
+/// The process's client for `https://` servers, with TLS trusting the platform's roots.
+fn tls_client() -> Result<reqwest::Client, String> {
+    TLS_CLIENT.get_or_init(build_tls_client).clone()
 }
 
-fn build_client(plain_http: bool) -> Result<reqwest::Client, String> {
+fn build_tls_client() -> Result<reqwest::Client, String> {
     // reqwest is built with `rustls-no-provider`; some other part of the process may already
     // have installed a provider, which serves as well.
     let _already_installed = rustls::crypto::ring::default_provider().install_default();
-    let mut builder = reqwest::Client::builder()
-        .user_agent(concat!("dspex/", env!("CARGO_PKG_VERSION")))
+    reqwest::Client::builder()
+        .user_agent(USER_AGENT)
         .no_proxy()
         // A POST answered with a redirect is a misconfigured base URL, not something to follow.
         .redirect(reqwest::redirect::Policy::none())
         .tcp_nodelay(true)
-        .pool_idle_timeout(POOL_IDLE_TIMEOUT);
-    if plain_http {
-        // No `https://` request ever goes through this client, so it trusts no root at all.
-        let tls = rustls::ClientConfig::builder()
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth();
-        builder = builder.tls_backend_preconfigured(tls);
-    }
-    builder
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
         .build()
         .map_err(|error| format!("cannot set up the HTTP client: {}", error_chain(&error)))
+}
+
+/// How requests reach the server.
+#[derive(Debug)]
+enum Client {
+    /// `http://`: hyper's HTTP/1.1 client driven by the calling task ([`plain`]).
+    Plain(plain::Pool),
+    /// `https://`: reqwest, over TLS.
+    Tls(reqwest::Client),
+}
+
+/// A whole reply, whichever client fetched it.
+struct Reply {
+    status: StatusCode,
+    retry_after: Option<Duration>,
+    body: bytes::Bytes,
 }
 
 /// Where a provider puts the API key.
@@ -161,7 +171,7 @@ impl Failure {
 pub(crate) struct Transport {
     spec: ModelSpec,
     provider: &'static str,
-    client: reqwest::Client,
+    client: Client,
     /// The endpoint, parsed once.
     url: reqwest::Url,
     key_header: KeyHeader,
@@ -176,7 +186,6 @@ impl Transport {
     /// leaves the base URL empty. Fails when that is not an HTTP(S) URL.
     pub(crate) fn new(
         spec: ModelSpec,
-        client: reqwest::Client,
         provider: &'static str,
         default_base_url: &str,
         path: &str,
@@ -197,8 +206,21 @@ impl Transport {
                 })
             }
         };
+        let client = if url.scheme() == "http" {
+            plain::Pool::new(&url, POOL_IDLE_TIMEOUT).map(Client::Plain)
+        } else {
+            tls_client().map(Client::Tls)
+        };
+        let client = client.map_err(|message| LmError::Other {
+            model: spec.name.clone(),
+            message,
+        })?;
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if matches!(client, Client::Plain(_)) {
+            // reqwest adds its own.
+            headers.insert(USER_AGENT_HEADER, HeaderValue::from_static(USER_AGENT));
+        }
         for (name, value) in extra_headers {
             headers.insert(
                 HeaderName::from_static(name),
@@ -272,8 +294,56 @@ impl Transport {
         if let Some(rate_limiter) = &self.rate_limiter {
             rate_limiter.wait().await;
         }
-        let mut request = self
-            .client
+        let exchange = async {
+            let reply = match &self.client {
+                Client::Plain(pool) => self.send_plain(pool, body, authorization).await?,
+                Client::Tls(client) => self.send_tls(client, body, authorization).await?,
+            };
+            if !reply.status.is_success() {
+                return Err(Failure::Status {
+                    status: reply.status.as_u16(),
+                    message: error_message(&reply.body, reply.status),
+                    retry_after: reply.retry_after,
+                });
+            }
+            parse(&reply.body).map_err(Failure::Malformed)
+        };
+        tokio::time::timeout(self.spec.timeout, exchange)
+            .await
+            .unwrap_or(Err(Failure::Timeout))
+    }
+
+    async fn send_plain(
+        &self,
+        pool: &plain::Pool,
+        body: &[u8],
+        authorization: Option<&(HeaderName, HeaderValue)>,
+    ) -> Result<Reply, Failure> {
+        let mut headers = self.headers.clone();
+        if let Some((name, value)) = authorization {
+            headers.insert(name, value.clone());
+        }
+        let reply = pool
+            .post(&headers, bytes::Bytes::copy_from_slice(body))
+            .await
+            .map_err(|error| match error {
+                plain::Error::Connection(message) => Failure::Connection(message),
+                plain::Error::CutOff(message) => Failure::CutOff(message),
+            })?;
+        Ok(Reply {
+            status: reply.status,
+            retry_after: retry::retry_after(&reply.headers),
+            body: reply.body,
+        })
+    }
+
+    async fn send_tls(
+        &self,
+        client: &reqwest::Client,
+        body: &[u8],
+        authorization: Option<&(HeaderName, HeaderValue)>,
+    ) -> Result<Reply, Failure> {
+        let mut request = client
             .post(self.url.clone())
             .timeout(self.spec.timeout)
             .headers(self.headers.clone())
@@ -281,30 +351,21 @@ impl Transport {
         if let Some((name, value)) = authorization {
             request = request.header(name, value);
         }
-        let exchange = async {
-            let response = request
-                .send()
-                .await
-                .map_err(|error| Failure::from_send(&error))?;
-            let status = response.status();
-            let retry_after = retry::retry_after(response.headers());
-            let bytes = response
-                .bytes()
-                .await
-                .map_err(|error| Failure::from_body(&error))?;
-            if !status.is_success() {
-                return Err(Failure::Status {
-                    status: status.as_u16(),
-                    message: error_message(&bytes, status),
-                    retry_after,
-                });
-            }
-            parse(&bytes).map_err(Failure::Malformed)
-        };
-        // reqwest's own timeout covers the body too; this one makes sure of it.
-        tokio::time::timeout(self.spec.timeout, exchange)
+        let response = request
+            .send()
             .await
-            .unwrap_or(Err(Failure::Timeout))
+            .map_err(|error| Failure::from_send(&error))?;
+        let status = response.status();
+        let retry_after = retry::retry_after(response.headers());
+        let body = response
+            .bytes()
+            .await
+            .map_err(|error| Failure::from_body(&error))?;
+        Ok(Reply {
+            status,
+            retry_after,
+            body,
+        })
     }
 
     /// The API key, read now from the variable the spec names; `None` when the spec names none

@@ -7,6 +7,7 @@ mod anthropic;
 mod http;
 pub mod local;
 mod openai;
+mod plain;
 mod rate_limit;
 mod retry;
 
@@ -307,7 +308,8 @@ pub trait Provider: Send + Sync {
     fn complete<'a>(&'a self, request: &'a Request) -> BoxFuture<'a, Result<Completion, LmError>>;
 }
 
-/// The client for `spec`, chosen by its protocol. Clients share one connection pool; each keeps
+/// The client for `spec`, chosen by its protocol. `https://` clients share one connection pool,
+/// an `http://` client pools its own endpoint's connections; each keeps
 /// its own concurrency and rate limits. An empty `base_url` means the provider's public API.
 ///
 /// Fails when the base URL is not an HTTP(S) URL, or when the process cannot set up HTTP at all
@@ -316,14 +318,9 @@ pub fn connect(spec: ModelSpec) -> Result<Arc<dyn Provider>, LmError> {
     if spec.provider == ProviderKind::Local {
         return Ok(Arc::new(local::Local::new(spec)));
     }
-    let plain_http = spec.base_url.starts_with("http://");
-    let client = http::shared_client(plain_http).map_err(|message| LmError::Other {
-        model: spec.name.clone(),
-        message,
-    })?;
     Ok(match spec.provider {
-        ProviderKind::OpenAi => Arc::new(openai::OpenAi::new(spec, client)?),
-        ProviderKind::Anthropic => Arc::new(anthropic::Anthropic::new(spec, client)?),
+        ProviderKind::OpenAi => Arc::new(openai::OpenAi::new(spec)?),
+        ProviderKind::Anthropic => Arc::new(anthropic::Anthropic::new(spec)?),
         ProviderKind::Local => Arc::new(local::Local::new(spec)),
     })
 }

@@ -22,11 +22,10 @@ pub(crate) struct OpenAi {
 }
 
 impl OpenAi {
-    pub(crate) fn new(spec: ModelSpec, client: reqwest::Client) -> Result<OpenAi, LmError> {
+    pub(crate) fn new(spec: ModelSpec) -> Result<OpenAi, LmError> {
         Ok(OpenAi {
             transport: Transport::new(
                 spec,
-                client,
                 "openai",
                 DEFAULT_BASE_URL,
                 "chat/completions",

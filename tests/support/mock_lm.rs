@@ -130,6 +130,9 @@ pub enum Reply {
     NullContent,
     /// The reply, after a pause.
     Delayed(Duration, Box<Reply>),
+    /// The reply, sent as if the connection stayed open, then a close: a server that drops
+    /// idle connections.
+    ThenClose(Box<Reply>),
 }
 
 impl Reply {
@@ -168,6 +171,11 @@ impl Reply {
     /// `reply` after `delay`.
     pub fn delayed(delay: Duration, reply: Reply) -> Reply {
         Reply::Delayed(delay, Box::new(reply))
+    }
+
+    /// `reply`, then the connection closed without notice.
+    pub fn then_close(reply: Reply) -> Reply {
+        Reply::ThenClose(Box::new(reply))
     }
 
     /// This status reply with a `Retry-After` header (`"2"`, or an HTTP-date).
@@ -597,6 +605,10 @@ fn render(protocol: Protocol, received: &Received, reply: Reply, keep_alive: boo
             delay,
             Box::new(render(protocol, received, *reply, keep_alive)),
         ),
+        Reply::ThenClose(reply) => match render(protocol, received, *reply, keep_alive) {
+            Action::Send { bytes, .. } => Action::Send { bytes, close: true },
+            other => other,
+        },
     }
 }
 
