@@ -41,7 +41,7 @@ pub(crate) async fn run_batch(
 ) -> Result<ExitStatus, CommandError> {
     let lines = read_lines(path)?;
     let total = lines.len();
-    let mut output: Box<dyn Write> = match &args.output {
+    let output: Box<dyn Write + Send> = match &args.output {
         Some(out) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(out).map_err(|source| CommandError::Write {
                 path: display(out),
@@ -50,14 +50,11 @@ pub(crate) async fn run_batch(
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout())),
     };
-    let write_error = |source| CommandError::Write {
-        path: args
-            .output
-            .as_deref()
-            .map(display)
-            .unwrap_or_else(|| "stdout".to_owned()),
-        source,
-    };
+    let output_name = args
+        .output
+        .as_deref()
+        .map(display)
+        .unwrap_or_else(|| "stdout".to_owned());
     let progress = if show_progress(args) {
         let bar = indicatif::ProgressBar::new(total as u64);
         if let Ok(style) = indicatif::ProgressStyle::with_template(
@@ -80,7 +77,7 @@ pub(crate) async fn run_batch(
     );
     let fields = target.input_fields();
     let stop = Arc::new(AtomicBool::new(false));
-    let (sender, mut receiver) = mpsc::unbounded_channel::<LineResult>();
+    let (sender, receiver) = mpsc::unbounded_channel::<LineResult>();
 
     let producer = {
         let stop = stop.clone();
@@ -143,6 +140,70 @@ pub(crate) async fn run_batch(
     };
     drop(sender);
 
+    // Results are gathered on a worker thread, not the thread that waits for the batch: each
+    // one would otherwise wake that thread from its sleep (one futex call per line).
+    let collector = tokio::spawn(collect(
+        receiver,
+        producer,
+        Collector {
+            output,
+            output_name,
+            progress: progress.clone(),
+            printer: printer.clone(),
+            stop,
+        },
+    ));
+    let (done, failures, interrupted) = match collector.await {
+        Ok(outcome) => outcome?,
+        Err(error) => std::panic::resume_unwind(error.into_panic()),
+    };
+    if let Some(bar) = &progress {
+        bar.finish_and_clear();
+    }
+    let summary = format!(
+        "{done} of {total} line{} done, {failures} failed{}\n",
+        if total == 1 { "" } else { "s" },
+        if interrupted { " (interrupted)" } else { "" }
+    );
+    printer.message(&summary);
+    Ok(if interrupted {
+        ExitStatus::Interrupted
+    } else if failures > 0 {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    })
+}
+
+/// What the collector owns: where results go and how progress shows.
+struct Collector {
+    output: Box<dyn Write + Send>,
+    /// The output as messages name it.
+    output_name: String,
+    progress: Option<indicatif::ProgressBar>,
+    printer: Printer,
+    /// Set on Ctrl-C: no further lines start.
+    stop: Arc<AtomicBool>,
+}
+
+/// Writes results in input order as they arrive, until every line is done or Ctrl-C; returns
+/// how many lines are done, how many failed, and whether the batch was interrupted.
+async fn collect(
+    mut receiver: mpsc::UnboundedReceiver<LineResult>,
+    producer: tokio::task::JoinHandle<tokio::task::JoinSet<()>>,
+    collector: Collector,
+) -> Result<(usize, usize, bool), CommandError> {
+    let Collector {
+        mut output,
+        output_name,
+        progress,
+        printer,
+        stop,
+    } = collector;
+    let write_error = |source| CommandError::Write {
+        path: output_name.clone(),
+        source,
+    };
     let mut pending: BTreeMap<usize, LineResult> = BTreeMap::new();
     let mut next = 0usize;
     let mut failures = 0usize;
@@ -206,22 +267,7 @@ pub(crate) async fn run_batch(
         writeln!(output, "{}", result.json).map_err(write_error)?;
     }
     output.flush().map_err(write_error)?;
-    if let Some(bar) = &progress {
-        bar.finish_and_clear();
-    }
-    let summary = format!(
-        "{done} of {total} line{} done, {failures} failed{}\n",
-        if total == 1 { "" } else { "s" },
-        if interrupted { " (interrupted)" } else { "" }
-    );
-    printer.message(&summary);
-    Ok(if interrupted {
-        ExitStatus::Interrupted
-    } else if failures > 0 {
-        ExitStatus::Failure
-    } else {
-        ExitStatus::Success
-    })
+    Ok((done, failures, interrupted))
 }
 
 /// One line's inputs: a JSON object; keys that are not inputs (labels, ids) are ignored.
