@@ -68,6 +68,19 @@ pub fn coerce(
     Ok((value, coercer.repairs))
 }
 
+/// Whether a section's name is the `completed` marker, however it is spelt.
+fn is_completed_marker(name: &str) -> bool {
+    name == "completed" || keys::normalize(name) == "completed"
+}
+
+/// Whether `header` is exactly `[[ ## name ## ]]`.
+fn is_canonical_header(header: &str, name: &str) -> bool {
+    header
+        .strip_prefix("[[ ## ")
+        .and_then(|rest| rest.strip_suffix(" ## ]]"))
+        == Some(name)
+}
+
 /// Parses a reply in DSPy's chat format: each output field under a `[[ ## name ## ]]` header,
 /// ending with `[[ ## completed ## ]]`.
 ///
@@ -109,11 +122,11 @@ pub fn parse_chat(
     let completed = split
         .sections
         .iter()
-        .any(|section| keys::normalize(section.name) == "completed");
+        .any(|section| is_completed_marker(section.name));
     // For each output field, the indexes of its sections, in order.
     let mut found: Vec<Vec<usize>> = vec![Vec::new(); outputs.len()];
     for (index, section) in split.sections.iter().enumerate() {
-        if keys::normalize(section.name) == "completed" {
+        if is_completed_marker(section.name) {
             if !section.content.is_empty() {
                 coercer.repair("", "ignored text after `[[ ## completed ## ]]`");
             }
@@ -142,11 +155,13 @@ pub fn parse_chat(
             .find(|index| !split.sections[*index].content.is_empty());
         if let Some(chosen) = chosen {
             let section = &split.sections[chosen];
-            let canonical = format!("[[ ## {} ## ]]", field.name);
-            if section.header != canonical {
+            if !is_canonical_header(section.header, &field.name) {
                 coercer.repair(
                     path,
-                    format!("read the header `{}` as `{canonical}`", section.header),
+                    format!(
+                        "read the header `{}` as `[[ ## {} ## ]]`",
+                        section.header, field.name
+                    ),
                 );
             }
             if !section.starts_line {

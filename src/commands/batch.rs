@@ -115,15 +115,19 @@ pub(crate) async fn run_batch(
                     // The LM is done with this line: the next one may start while this one's
                     // record commits (it is reported only once committed).
                     drop(permit);
-                    let id = record(runtime.store.as_ref(), &finished).await;
                     let failed = finished.execution.status == Status::Failed;
-                    let json = match &finished.error {
-                        Some(error) if failed => json!({
-                            "line": number, "id": id, "status": "failed", "error": error.to_string(),
+                    // What the result line shows, taken before the execution goes to the store.
+                    let shown = match &finished.error {
+                        Some(error) if failed => Err(error.to_string()),
+                        _ => Ok(finished.execution.outputs.clone()),
+                    };
+                    let id = record(runtime.store.as_ref(), finished.execution).await;
+                    let json = match shown {
+                        Err(error) => json!({
+                            "line": number, "id": id, "status": "failed", "error": error,
                         }),
-                        _ => json!({
-                            "line": number, "id": id, "status": "success",
-                            "outputs": finished.execution.outputs,
+                        Ok(outputs) => json!({
+                            "line": number, "id": id, "status": "success", "outputs": outputs,
                         }),
                     };
                     let _ = sender.send(LineResult {

@@ -16,7 +16,7 @@ use crate::config::{Config, Overrides};
 use crate::lm;
 use crate::program::{Artifact, CacheMode, Finished, RunError, Runtime, Target};
 use crate::schema::{Document, Module};
-use crate::store::{self, Status, Store};
+use crate::store::{self, Execution, Status, Store};
 
 pub fn run(args: RunArgs, printer: &Printer) -> Result<ExitStatus, CommandError> {
     let Some(file) = load_valid(&args.file, printer)? else {
@@ -378,15 +378,15 @@ async fn run_once(
             return Ok(ExitStatus::Interrupted);
         }
     };
-    let id = record(runtime.store.as_ref(), &finished).await;
+    let id = record(runtime.store.as_ref(), finished.execution.clone()).await;
     report(&finished, id, args.json, printer)
 }
 
 /// Records an execution and waits until it is committed; the id, or `None` (with a warning)
 /// when the store failed.
-pub(crate) async fn record(store: Option<&Arc<dyn Store>>, finished: &Finished) -> Option<i64> {
+pub(crate) async fn record(store: Option<&Arc<dyn Store>>, execution: Execution) -> Option<i64> {
     let store = store?;
-    match store.record(finished.execution.clone()).await {
+    match store.record(execution).await {
         Ok(id) => Some(id),
         Err(error) => {
             let mut err = std::io::stderr().lock();
