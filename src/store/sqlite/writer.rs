@@ -149,9 +149,13 @@ impl Writer {
             // commit covers many of them; a lone record (a single run) is committed at once.
             // The writer sleeps rather than waiting on the channel: a sender then finds no
             // receiver to wake, which saved a futex wake and a context switch per record.
+            // A flush means someone is waiting for everything (the end of a run): no lingering.
+            let flushing = batch
+                .iter()
+                .any(|command| matches!(command, Command::Flush(_)));
             let streaming =
                 batch.len() > 1 || last_commit.is_some_and(|commit| commit.elapsed() < STREAM_GAP);
-            if streaming && batch.len() < MAX_BATCH {
+            if streaming && !flushing && batch.len() < MAX_BATCH {
                 std::thread::sleep(LINGER);
                 while batch.len() < MAX_BATCH {
                     match receiver.try_recv() {
@@ -160,8 +164,17 @@ impl Writer {
                     }
                 }
             }
-            let result = self.write(&batch);
-            last_commit = Some(std::time::Instant::now());
+            let writes = batch
+                .iter()
+                .any(|command| !matches!(command, Command::Flush(_)));
+            // Only flushes: everything before them is committed already.
+            let result = if writes {
+                let result = self.write(&batch);
+                last_commit = Some(std::time::Instant::now());
+                result
+            } else {
+                Ok(Vec::new())
+            };
             if let Err(error) = &result {
                 // The rolled-back transaction may have held texts the memo lists.
                 self.known_texts.clear();
