@@ -326,7 +326,7 @@ def report(results, raw_samples):
     print("\n".join(lines))
     print()
     if raw_samples:
-        print(f"Raw HTTP round trip (reqwest, keep-alive, one CPU): median "
+        print(f"Raw HTTP round trip (hyper HTTP/1.1, keep-alive, one CPU): median "
               f"{statistics.median(raw_samples) * 1e3:.4f} ms per call, from "
               f"{min(raw_samples) * 1e3:.4f} to {max(raw_samples) * 1e3:.4f} ms. Per-call overhead "
               f"= a tool's fastest of {SEQUENTIAL_REPEATS} sequential runs minus the fastest raw "

@@ -1,7 +1,8 @@
 //! The floor that per-call overheads are measured from: `calls` sequential keep-alive POSTs of
-//! the QA request body DSPy and dspex send, each response read whole, on a one-thread runtime
-//! (the cheapest way to make a round trip). Prints the seconds they took, after a few untimed
-//! warm-up calls.
+//! the QA request body DSPy and dspex send, each response read whole, on a one-thread runtime,
+//! through hyper's low-level HTTP/1.1 client with nothing around it (no request pipeline, no
+//! pool: the cheapest way to make a round trip with a real HTTP client). Prints the seconds they
+//! took, after a few untimed warm-up calls.
 //!
 //! ```text
 //! raw URL N      # URL: the mock's base URL, `http://127.0.0.1:PORT/v1`
@@ -11,6 +12,11 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
 
 /// Untimed calls before the clock starts.
 const WARM_UP_CALLS: usize = 50;
@@ -40,24 +46,38 @@ async fn main() -> ExitCode {
 
 /// Seconds for `calls` sequential POSTs on one keep-alive connection.
 async fn raw_round_trips(url: &str, calls: usize) -> Result<f64> {
-    let client = reqwest::Client::new();
-    let endpoint = format!("{}/chat/completions", url.trim_end_matches('/'));
-    let post = |index: usize| {
-        let body = raw_body(index);
-        let request = client
-            .post(&endpoint)
+    let uri: hyper::Uri = format!("{}/chat/completions", url.trim_end_matches('/'))
+        .parse()
+        .with_context(|| format!("`{url}` is not a URL"))?;
+    let (host, port) = match (uri.host(), uri.port_u16()) {
+        (Some(host), Some(port)) => (host.to_owned(), port),
+        _ => bail!("`{url}` needs a host and a port"),
+    };
+    let stream = TcpStream::connect((host.as_str(), port))
+        .await
+        .with_context(|| format!("cannot connect to {host}:{port}"))?;
+    stream.set_nodelay(true)?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .context("the HTTP/1.1 handshake failed")?;
+    // On a one-thread runtime the connection task runs on the same thread as the calls.
+    tokio::spawn(connection);
+    let authority = format!("{host}:{port}");
+    let path = uri.path().to_owned();
+    let mut post = async |index: usize| -> Result<()> {
+        let request = Request::post(path.as_str())
+            .header("host", authority.as_str())
             .header("content-type", "application/json")
             .header("authorization", "Bearer x")
-            .body(body);
-        async move {
-            let response = request.send().await?;
-            let status = response.status();
-            let bytes = response.bytes().await?;
-            if !status.is_success() || bytes.is_empty() {
-                bail!("the mock answered {status} with {} bytes", bytes.len());
-            }
-            Ok(())
+            .body(Full::new(Bytes::from(raw_body(index))))?;
+        sender.ready().await?;
+        let response = sender.send_request(request).await?;
+        let status = response.status();
+        let bytes = response.into_body().collect().await?.to_bytes();
+        if !status.is_success() || bytes.is_empty() {
+            bail!("the mock answered {status} with {} bytes", bytes.len());
         }
+        Ok(())
     };
     for index in 0..WARM_UP_CALLS {
         post(index).await?;
