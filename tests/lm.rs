@@ -338,6 +338,22 @@ async fn connections_the_server_closed_while_idle_are_replaced_without_a_retry()
 }
 
 #[tokio::test]
+async fn servers_announcing_a_close_after_each_reply_are_served_back_to_back() {
+    set_up();
+    let mock = MockLm::openai(|_| Reply::closing(Reply::text("Paris")));
+    let provider = client(ModelSpec {
+        max_retries: 0,
+        ..spec(ProviderKind::OpenAi, &mock)
+    });
+    // Back to back: the next call must not wait for the close to show.
+    for _ in 0..3 {
+        assert_eq!(complete(&*provider, &question()).await.text, "Paris");
+    }
+    assert_eq!(mock.hits(), 3);
+    assert_eq!(mock.connections(), 3);
+}
+
+#[tokio::test]
 async fn concurrent_calls_share_a_few_kept_alive_connections() {
     set_up();
     let mock = MockLm::openai(|_| Reply::delayed(Duration::from_millis(5), Reply::text("ok")));

@@ -123,8 +123,10 @@ impl Pool {
                 None => (self.connect().await?, false),
             };
             match exchange(&mut idle, self.request(headers, body.clone())).await {
-                Ok(reply) => {
-                    self.put_back(idle);
+                Ok((reply, open)) => {
+                    if open {
+                        self.put_back(idle);
+                    }
                     return Ok(reply);
                 }
                 // The server closed an idle connection; nothing was sent on it.
@@ -188,8 +190,9 @@ impl Pool {
     }
 }
 
-/// Sends `request` on `idle` and reads the whole reply, driving the connection meanwhile.
-async fn exchange(idle: &mut Idle, request: Request<Full<Bytes>>) -> Result<Reply, Failed> {
+/// Sends `request` on `idle` and reads the whole reply, driving the connection meanwhile; with
+/// the reply, whether the connection is still open (a server may close it after replying).
+async fn exchange(idle: &mut Idle, request: Request<Full<Bytes>>) -> Result<(Reply, bool), Failed> {
     let Idle {
         sender, connection, ..
     } = idle;
@@ -225,13 +228,13 @@ async fn exchange(idle: &mut Idle, request: Request<Full<Bytes>>) -> Result<Repl
         // The connection first: it does the reading and writing the work waits on.
         let connection_state = connection.poll_without_shutdown(context);
         if let Poll::Ready(outcome) = work.as_mut().poll(context) {
-            return Poll::Ready(Ok(outcome));
+            return Poll::Ready(Ok((outcome, connection_state.is_pending())));
         }
         connection_state.map(Err)
     })
     .await;
     match ended {
-        Ok(outcome) => outcome,
+        Ok((outcome, open)) => outcome.map(|reply| (reply, open)),
         // The connection ended while the work still waited on it.
         Err(outcome) => {
             let message = match outcome {

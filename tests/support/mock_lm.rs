@@ -133,6 +133,8 @@ pub enum Reply {
     /// The reply, sent as if the connection stayed open, then a close: a server that drops
     /// idle connections.
     ThenClose(Box<Reply>),
+    /// The reply with `connection: close`, then a close.
+    Closing(Box<Reply>),
 }
 
 impl Reply {
@@ -176,6 +178,11 @@ impl Reply {
     /// `reply`, then the connection closed without notice.
     pub fn then_close(reply: Reply) -> Reply {
         Reply::ThenClose(Box::new(reply))
+    }
+
+    /// `reply`, announcing with `connection: close` that the connection closes after it.
+    pub fn closing(reply: Reply) -> Reply {
+        Reply::Closing(Box::new(reply))
     }
 
     /// This status reply with a `Retry-After` header (`"2"`, or an HTTP-date).
@@ -605,6 +612,7 @@ fn render(protocol: Protocol, received: &Received, reply: Reply, keep_alive: boo
             delay,
             Box::new(render(protocol, received, *reply, keep_alive)),
         ),
+        Reply::Closing(reply) => render(protocol, received, *reply, false),
         Reply::ThenClose(reply) => match render(protocol, received, *reply, keep_alive) {
             Action::Send { bytes, .. } => Action::Send { bytes, close: true },
             other => other,
