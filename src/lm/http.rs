@@ -18,7 +18,7 @@ use tokio::sync::Semaphore;
 use super::plain;
 use super::rate_limit::RateLimiter;
 use super::retry;
-use super::{LmError, ModelSpec};
+use super::{error_chain, LmError, ModelSpec};
 
 /// How long an idle pooled connection is kept for the next request.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
@@ -253,10 +253,12 @@ impl Transport {
     ) -> Result<T, LmError> {
         let key = self.key()?;
         let authorization = self.authorization(key.as_deref())?;
-        let body = serde_json::to_vec(body).map_err(|error| LmError::Other {
-            model: self.spec.name.clone(),
-            message: format!("cannot encode the request: {error}"),
-        })?;
+        let body = serde_json::to_vec(body)
+            .map(bytes::Bytes::from)
+            .map_err(|error| LmError::Other {
+                model: self.spec.name.clone(),
+                message: format!("cannot encode the request: {error}"),
+            })?;
         let mut attempts = 0;
         loop {
             attempts += 1;
@@ -282,7 +284,7 @@ impl Transport {
     /// decodes within the timeout.
     async fn attempt<T>(
         &self,
-        body: &[u8],
+        body: &bytes::Bytes,
         authorization: Option<&(HeaderName, HeaderValue)>,
         parse: fn(&[u8]) -> Result<T, Malformed>,
     ) -> Result<T, Failure> {
@@ -316,15 +318,11 @@ impl Transport {
     async fn send_plain(
         &self,
         pool: &plain::Pool,
-        body: &[u8],
+        body: &bytes::Bytes,
         authorization: Option<&(HeaderName, HeaderValue)>,
     ) -> Result<Reply, Failure> {
-        let mut headers = self.headers.clone();
-        if let Some((name, value)) = authorization {
-            headers.insert(name, value.clone());
-        }
         let reply = pool
-            .post(&headers, bytes::Bytes::copy_from_slice(body))
+            .post(&self.headers, authorization, body.clone())
             .await
             .map_err(|error| match error {
                 plain::Error::Connection(message) => Failure::Connection(message),
@@ -340,14 +338,14 @@ impl Transport {
     async fn send_tls(
         &self,
         client: &reqwest::Client,
-        body: &[u8],
+        body: &bytes::Bytes,
         authorization: Option<&(HeaderName, HeaderValue)>,
     ) -> Result<Reply, Failure> {
         let mut request = client
             .post(self.url.clone())
             .timeout(self.spec.timeout)
             .headers(self.headers.clone())
-            .body(body.to_vec());
+            .body(body.clone());
         if let Some((name, value)) = authorization {
             request = request.header(name, value);
         }
@@ -563,25 +561,6 @@ pub(crate) fn redact(text: &str, key: Option<&str>) -> String {
         }
     }
     text
-}
-
-/// An error and its causes, one line: hyper's and the operating system's reasons are in the
-/// sources, while reqwest's top-level message only repeats the URL.
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut cause = error.source();
-    while let Some(source) = cause {
-        let text = source.to_string();
-        if parts.last() != Some(&text) {
-            parts.push(text);
-        }
-        cause = source.source();
-    }
-    if parts.is_empty() {
-        error.to_string()
-    } else {
-        parts.join(": ")
-    }
 }
 
 #[cfg(test)]

@@ -324,3 +324,23 @@ pub fn connect(spec: ModelSpec) -> Result<Arc<dyn Provider>, LmError> {
         ProviderKind::Local => Arc::new(local::Local::new(spec)),
     })
 }
+
+/// An error and its causes, one line. The causes carry the reasons (the operating system's,
+/// hyper's); a top-level message with causes says less (reqwest's repeats the URL, hyper's is
+/// a category such as `connection error`), so it is dropped.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cause = error.source();
+    while let Some(source) = cause {
+        let text = source.to_string();
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        cause = source.source();
+    }
+    if parts.is_empty() {
+        error.to_string()
+    } else {
+        parts.join(": ")
+    }
+}

@@ -16,12 +16,14 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{HeaderMap, HeaderValue, HOST};
+use http::header::{HeaderMap, HeaderName, HeaderValue, HOST};
 use http::{Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
+
+use super::error_chain;
 
 /// Idle connections kept per endpoint; more are opened under load and closed after.
 const MAX_IDLE: usize = 512;
@@ -115,14 +117,20 @@ impl Pool {
         })
     }
 
-    /// POSTs `body` with `headers` (plus `Host`) and reads the whole reply.
-    pub(crate) async fn post(&self, headers: &HeaderMap, body: Bytes) -> Result<Reply, Error> {
+    /// POSTs `body` with `headers`, `extra` (the API key's header) and `Host`, and reads the
+    /// whole reply.
+    pub(crate) async fn post(
+        &self,
+        headers: &HeaderMap,
+        extra: Option<&(HeaderName, HeaderValue)>,
+        body: Bytes,
+    ) -> Result<Reply, Error> {
         loop {
             let (mut idle, reused) = match self.take() {
                 Some(idle) => (idle, true),
                 None => (self.connect().await?, false),
             };
-            match exchange(&mut idle, self.request(headers, body.clone())).await {
+            match exchange(&mut idle, self.request(headers, extra, body.clone())).await {
                 Ok((reply, open)) => {
                     if open {
                         self.put_back(idle);
@@ -137,14 +145,22 @@ impl Pool {
         }
     }
 
-    fn request(&self, headers: &HeaderMap, body: Bytes) -> Request<Full<Bytes>> {
+    fn request(
+        &self,
+        headers: &HeaderMap,
+        extra: Option<&(HeaderName, HeaderValue)>,
+        body: Bytes,
+    ) -> Request<Full<Bytes>> {
         let mut request = Request::new(Full::new(body));
         *request.method_mut() = Method::POST;
         *request.uri_mut() = self.target.clone();
         let request_headers = request.headers_mut();
-        request_headers.reserve(headers.len() + 1);
+        request_headers.reserve(headers.len() + 2);
         request_headers.insert(HOST, self.host.clone());
-        for (name, value) in headers {
+        for (name, value) in headers
+            .iter()
+            .chain(extra.map(|(name, value)| (name, value)))
+        {
             request_headers.insert(name, value.clone());
         }
         request
@@ -248,19 +264,4 @@ async fn exchange(idle: &mut Idle, request: Request<Full<Bytes>>) -> Result<(Rep
             }
         }
     }
-}
-
-/// hyper's error and its causes, one line.
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(source) = cause {
-        let part = source.to_string();
-        if !text.ends_with(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        cause = source.source();
-    }
-    text
 }
