@@ -308,9 +308,9 @@ pub trait Provider: Send + Sync {
     fn complete<'a>(&'a self, request: &'a Request) -> BoxFuture<'a, Result<Completion, LmError>>;
 }
 
-/// The client for `spec`, chosen by its protocol. `https://` clients share one connection pool,
-/// an `http://` client pools its own endpoint's connections; each keeps
-/// its own concurrency and rate limits. An empty `base_url` means the provider's public API.
+/// The client for `spec`, chosen by its protocol. `https://` clients share one connection pool;
+/// an `http://` client pools its own endpoint's connections. Each keeps its own concurrency and
+/// rate limits. An empty `base_url` means the provider's public API.
 ///
 /// Fails when the base URL is not an HTTP(S) URL, or when the process cannot set up HTTP at all
 /// (TLS initialisation).
