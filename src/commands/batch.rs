@@ -7,28 +7,71 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::{json, Map, Value};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
-use super::run::{check_object, read_lines, record, show_progress};
+use super::run::{check_object, read_lines, recorded, show_progress};
 use super::{display, CommandError};
 use crate::adapter::PromptField;
 use crate::cli::{ExitStatus, Printer, RunArgs};
+use crate::lm::BoxFuture;
 use crate::program::{Runtime, Target};
 use crate::schema::Document;
-use crate::store::Status;
+use crate::store::{Status, StoreError};
 
 /// Lines in flight when `--concurrency` is not given.
 const DEFAULT_CONCURRENCY: usize = 16;
 
-/// One line's outcome, ready to write.
+/// How long written result lines may wait in the output buffer: one write per line was ~3% of
+/// a sequential batch's time, and results already arrive in bursts (one per store commit).
+const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// One finished line, sent to the collector; its record may still be committing.
 struct LineResult {
     /// Position among the input lines (0-based), for ordering.
     index: usize,
-    json: Value,
-    failed: bool,
+    /// The line number in the file.
+    number: usize,
+    outcome: Outcome,
+}
+
+enum Outcome {
+    /// The line is not a valid set of inputs.
+    Invalid(String),
+    /// The line ran: its outputs or error, and the store's id once the record is committed.
+    Ran {
+        shown: Result<Option<Value>, String>,
+        record: Option<BoxFuture<'static, Result<i64, StoreError>>>,
+    },
+}
+
+impl LineResult {
+    /// The error to show for a failed line.
+    fn error(&self) -> Option<&str> {
+        match &self.outcome {
+            Outcome::Invalid(message)
+            | Outcome::Ran {
+                shown: Err(message),
+                ..
+            } => Some(message),
+            Outcome::Ran { shown: Ok(_), .. } => None,
+        }
+    }
+}
+
+/// What every worker shares: the lines not yet taken and what runs them.
+struct Work {
+    lines: Mutex<std::iter::Enumerate<std::vec::IntoIter<(usize, String)>>>,
+    runtime: Arc<Runtime>,
+    target: Arc<Target>,
+    document: Arc<Document>,
+    fields: Vec<PromptField>,
+    batch_id: String,
+    /// Set on Ctrl-C: no further lines start.
+    stop: Arc<AtomicBool>,
 }
 
 pub(crate) async fn run_batch(
@@ -75,80 +118,30 @@ pub(crate) async fn run_batch(
             .map(|d| d.as_millis())
             .unwrap_or_default()
     );
-    let fields = target.input_fields();
     let stop = Arc::new(AtomicBool::new(false));
+    let work = Arc::new(Work {
+        lines: Mutex::new(lines.into_iter().enumerate()),
+        runtime,
+        fields: target.input_fields(),
+        target,
+        document,
+        batch_id,
+        stop: stop.clone(),
+    });
+    // `--concurrency` workers, each taking the next line when it is done with one: a line
+    // costs no task of its own, and a worker goes on while its last record commits.
     let (sender, receiver) = mpsc::unbounded_channel::<LineResult>();
-
-    let producer = {
-        let stop = stop.clone();
-        let runtime = runtime.clone();
-        let target = target.clone();
-        let sender = sender.clone();
-        let batch_id: Arc<str> = batch_id.into();
-        tokio::spawn(async move {
-            let permits = Arc::new(Semaphore::new(concurrency));
-            let mut tasks = tokio::task::JoinSet::new();
-            for (index, (number, text)) in lines.into_iter().enumerate() {
-                if stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                let inputs = match line_inputs(&document, &fields, &text) {
-                    Ok(inputs) => inputs,
-                    Err(message) => {
-                        let _ = sender.send(LineResult {
-                            index,
-                            json: json!({"line": number, "status": "invalid", "error": message}),
-                            failed: true,
-                        });
-                        continue;
-                    }
-                };
-                let Ok(permit) = permits.clone().acquire_owned().await else {
-                    break;
-                };
-                let runtime = runtime.clone();
-                let target = target.clone();
-                let sender = sender.clone();
-                let batch_id = batch_id.clone();
-                tasks.spawn(async move {
-                    let finished = runtime.execute(&target, inputs, Some(&batch_id)).await;
-                    // The LM is done with this line: the next one may start while this one's
-                    // record commits (it is reported only once committed).
-                    drop(permit);
-                    let failed = finished.execution.status == Status::Failed;
-                    // What the result line shows, taken before the execution goes to the store.
-                    let shown = match &finished.error {
-                        Some(error) if failed => Err(error.to_string()),
-                        _ => Ok(finished.execution.outputs.clone()),
-                    };
-                    let id = record(runtime.store.as_ref(), finished.execution).await;
-                    let json = match shown {
-                        Err(error) => json!({
-                            "line": number, "id": id, "status": "failed", "error": error,
-                        }),
-                        Ok(outputs) => json!({
-                            "line": number, "id": id, "status": "success", "outputs": outputs,
-                        }),
-                    };
-                    let _ = sender.send(LineResult {
-                        index,
-                        json,
-                        failed,
-                    });
-                });
-                // Reap finished tasks as we go so the set stays small.
-                while tasks.try_join_next().is_some() {}
-            }
-            tasks
-        })
-    };
+    let mut workers = JoinSet::new();
+    for _ in 0..concurrency.min(total) {
+        workers.spawn(run_lines(work.clone(), sender.clone()));
+    }
     drop(sender);
 
     // Results are gathered on a worker thread, not the thread that waits for the batch: each
     // one would otherwise wake that thread from its sleep (one futex call per line).
     let collector = tokio::spawn(collect(
         receiver,
-        producer,
+        workers,
         Collector {
             output,
             output_name,
@@ -179,6 +172,53 @@ pub(crate) async fn run_batch(
     })
 }
 
+/// One worker: runs lines until none are left, Ctrl-C, or the collector is gone.
+async fn run_lines(work: Arc<Work>, sender: mpsc::UnboundedSender<LineResult>) {
+    loop {
+        if work.stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let next = work
+            .lines
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .next();
+        let Some((index, (number, text))) = next else {
+            return;
+        };
+        let outcome = match line_inputs(&work.document, &work.fields, &text) {
+            Err(message) => Outcome::Invalid(message),
+            Ok(inputs) => {
+                let finished = work
+                    .runtime
+                    .execute(&work.target, inputs, Some(&work.batch_id))
+                    .await;
+                // What the result line shows, taken before the execution goes to the store.
+                let shown = match &finished.error {
+                    Some(error) if finished.execution.status == Status::Failed => {
+                        Err(error.to_string())
+                    }
+                    _ => Ok(finished.execution.outputs.clone()),
+                };
+                let record = work
+                    .runtime
+                    .store
+                    .as_ref()
+                    .map(|store| store.record(finished.execution));
+                Outcome::Ran { shown, record }
+            }
+        };
+        let result = LineResult {
+            index,
+            number,
+            outcome,
+        };
+        if sender.send(result).is_err() {
+            return;
+        }
+    }
+}
+
 /// What the collector owns: where results go and how progress shows.
 struct Collector {
     output: Box<dyn Write + Send>,
@@ -190,11 +230,12 @@ struct Collector {
     stop: Arc<AtomicBool>,
 }
 
-/// Writes results in input order as they arrive, until every line is done or Ctrl-C; returns
-/// how many lines are done, how many failed, and whether the batch was interrupted.
+/// Writes results in input order, each once its record is committed, until every line is done
+/// or Ctrl-C; returns how many lines are done, how many failed, and whether the batch was
+/// interrupted.
 async fn collect(
     mut receiver: mpsc::UnboundedReceiver<LineResult>,
-    producer: tokio::task::JoinHandle<tokio::task::JoinSet<()>>,
+    mut workers: JoinSet<()>,
     collector: Collector,
 ) -> Result<(usize, usize, bool), CommandError> {
     let Collector {
@@ -204,44 +245,43 @@ async fn collect(
         printer,
         stop,
     } = collector;
-    let write_error = |source| CommandError::Write {
-        path: output_name.clone(),
-        source,
+    let mut writer = Ordered {
+        output: &mut *output,
+        output_name: &output_name,
+        progress: progress.as_ref(),
+        pending: BTreeMap::new(),
+        next: 0,
+        done: 0,
     };
-    let mut pending: BTreeMap<usize, LineResult> = BTreeMap::new();
-    let mut next = 0usize;
     let mut failures = 0usize;
-    let mut done = 0usize;
     let mut interrupted = false;
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
+    // Armed when a line is written and nothing is waiting to be flushed yet.
+    let flush_timer = tokio::time::sleep(FLUSH_EVERY);
+    tokio::pin!(flush_timer);
+    let mut unflushed = false;
     loop {
         tokio::select! {
             received = receiver.recv() => {
                 let Some(result) = received else { break };
-                done += 1;
-                if result.failed {
+                if let Some(message) = result.error() {
                     failures += 1;
-                    if let Some(message) = result.json.get("error").and_then(Value::as_str) {
-                        let line = result.json.get("line").cloned().unwrap_or(Value::Null);
-                        let text = format!("line {line}: {message}\n");
-                        match &progress {
-                            Some(bar) => bar.println(text.trim_end()),
-                            None => printer.message(&text),
-                        }
+                    let text = format!("line {}: {message}\n", result.number);
+                    match &progress {
+                        Some(bar) => bar.println(text.trim_end()),
+                        None => printer.message(&text),
                     }
                 }
-                if let Some(bar) = &progress {
-                    bar.inc(1);
+                writer.pending.insert(result.index, result);
+                if writer.write_ready().await? && !unflushed {
+                    unflushed = true;
+                    flush_timer.as_mut().reset(tokio::time::Instant::now() + FLUSH_EVERY);
                 }
-                pending.insert(result.index, result);
-                while let Some(result) = pending.remove(&next) {
-                    writeln!(output, "{}", result.json).map_err(write_error)?;
-                    next += 1;
-                }
-                if receiver.is_empty() {
-                    output.flush().map_err(write_error)?;
-                }
+            }
+            () = &mut flush_timer, if unflushed => {
+                writer.flush()?;
+                unflushed = false;
             }
             _ = &mut ctrl_c, if !interrupted => {
                 interrupted = true;
@@ -254,24 +294,95 @@ async fn collect(
         }
     }
     if interrupted {
-        // Unfinished lines are abandoned; everything finished is written, in input order.
-        if let Ok(mut tasks) = producer.await {
-            tasks.abort_all();
-            while tasks.join_next().await.is_some() {}
-        }
+        // Lines still running are abandoned; every finished one is written, in input order.
+        workers.abort_all();
+        while workers.join_next().await.is_some() {}
         while let Ok(result) = receiver.try_recv() {
-            done += 1;
-            failures += usize::from(result.failed);
-            pending.insert(result.index, result);
+            failures += usize::from(result.error().is_some());
+            writer.pending.insert(result.index, result);
         }
-    } else if let Ok(mut tasks) = producer.await {
-        while tasks.join_next().await.is_some() {}
+    } else {
+        while workers.join_next().await.is_some() {}
     }
-    for (_, result) in std::mem::take(&mut pending) {
-        writeln!(output, "{}", result.json).map_err(write_error)?;
+    writer.write_all().await?;
+    writer.flush()?;
+    Ok((writer.done, failures, interrupted))
+}
+
+/// Result lines waiting for the ones before them.
+struct Ordered<'a> {
+    output: &'a mut (dyn Write + Send),
+    output_name: &'a str,
+    progress: Option<&'a indicatif::ProgressBar>,
+    pending: BTreeMap<usize, LineResult>,
+    /// The index of the next line to write.
+    next: usize,
+    /// Lines written.
+    done: usize,
+}
+
+impl Ordered<'_> {
+    /// Writes every pending line whose predecessors are written; whether it wrote any.
+    async fn write_ready(&mut self) -> Result<bool, CommandError> {
+        let mut wrote = false;
+        while let Some(result) = self.pending.remove(&self.next) {
+            self.write(result).await?;
+            self.next += 1;
+            wrote = true;
+        }
+        Ok(wrote)
     }
-    output.flush().map_err(write_error)?;
-    Ok((done, failures, interrupted))
+
+    /// Writes every pending line, in order, gaps (abandoned lines) and all.
+    async fn write_all(&mut self) -> Result<(), CommandError> {
+        for (_, result) in std::mem::take(&mut self.pending) {
+            self.write(result).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes one line once its record is committed.
+    async fn write(&mut self, result: LineResult) -> Result<(), CommandError> {
+        let number = result.number;
+        let json = match result.outcome {
+            Outcome::Invalid(message) => {
+                json!({"line": number, "status": "invalid", "error": message})
+            }
+            Outcome::Ran { shown, record } => {
+                let id = match record {
+                    Some(record) => recorded(record.await),
+                    None => None,
+                };
+                match shown {
+                    Err(error) => json!({
+                        "line": number, "id": id, "status": "failed", "error": error,
+                    }),
+                    Ok(outputs) => json!({
+                        "line": number, "id": id, "status": "success", "outputs": outputs,
+                    }),
+                }
+            }
+        };
+        writeln!(self.output, "{json}").map_err(|source| self.write_error(source))?;
+        self.done += 1;
+        if let Some(bar) = self.progress {
+            bar.inc(1);
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), CommandError> {
+        self.output
+            .flush()
+            .map_err(|source| self.write_error(source))
+    }
+
+    fn write_error(&self, source: std::io::Error) -> CommandError {
+        CommandError::Write {
+            path: self.output_name.to_owned(),
+            source,
+        }
+    }
 }
 
 /// One line's inputs: a JSON object; keys that are not inputs (labels, ids) are ignored.

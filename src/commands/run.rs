@@ -16,7 +16,7 @@ use crate::config::{Config, Overrides};
 use crate::lm;
 use crate::program::{Artifact, CacheMode, Finished, RunError, Runtime, Target};
 use crate::schema::{Document, Module};
-use crate::store::{self, Execution, Status, Store};
+use crate::store::{self, Execution, Status, Store, StoreError};
 
 pub fn run(args: RunArgs, printer: &Printer) -> Result<ExitStatus, CommandError> {
     let Some(file) = load_valid(&args.file, printer)? else {
@@ -385,8 +385,12 @@ async fn run_once(
 /// Records an execution and waits until it is committed; the id, or `None` (with a warning)
 /// when the store failed.
 pub(crate) async fn record(store: Option<&Arc<dyn Store>>, execution: Execution) -> Option<i64> {
-    let store = store?;
-    match store.record(execution).await {
+    recorded(store?.record(execution).await)
+}
+
+/// The id of a committed record; a failed one is a warning (the run itself is not undone).
+pub(crate) fn recorded(outcome: Result<i64, StoreError>) -> Option<i64> {
+    match outcome {
         Ok(id) => Some(id),
         Err(error) => {
             let mut err = std::io::stderr().lock();
