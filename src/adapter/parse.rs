@@ -70,7 +70,10 @@ pub fn coerce(
 
 /// Whether a section's name is the `completed` marker, however it is spelt.
 fn is_completed_marker(name: &str) -> bool {
-    name == "completed" || keys::normalize(name) == "completed"
+    // A name of lowercase letters only is its own normal form (the usual field header): no
+    // need to normalize it to know it is not `completed`.
+    let plain = name.bytes().all(|byte| byte.is_ascii_lowercase());
+    name == "completed" || (!plain && keys::normalize(name) == "completed")
 }
 
 /// Whether `header` is exactly `[[ ## name ## ]]`.

@@ -330,7 +330,7 @@ impl Transport {
             })?;
         Ok(Reply {
             status: reply.status,
-            retry_after: retry::retry_after(&reply.headers),
+            retry_after: retry_after(reply.status, &reply.headers),
             body: reply.body,
         })
     }
@@ -354,7 +354,7 @@ impl Transport {
             .await
             .map_err(|error| Failure::from_send(&error))?;
         let status = response.status();
-        let retry_after = retry::retry_after(response.headers());
+        let retry_after = retry_after(status, response.headers());
         let body = response
             .bytes()
             .await
@@ -561,6 +561,15 @@ pub(crate) fn redact(text: &str, key: Option<&str>) -> String {
         }
     }
     text
+}
+
+/// How long a failed reply asks us to wait; a successful one is not searched for the headers.
+fn retry_after(status: StatusCode, headers: &HeaderMap) -> Option<Duration> {
+    if status.is_success() {
+        None
+    } else {
+        retry::retry_after(headers)
+    }
 }
 
 #[cfg(test)]

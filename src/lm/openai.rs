@@ -2,6 +2,7 @@
 //! most local servers (Ollama, vLLM, llama.cpp) speak.
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use super::http::{json_error_message, KeyHeader, Malformed, Transport};
@@ -55,7 +56,7 @@ impl Provider for OpenAi {
 #[derive(Serialize)]
 struct Body<'a> {
     model: &'a str,
-    messages: &'a [Message],
+    messages: Messages<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     temperature: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -83,12 +84,73 @@ fn request_body<'a>(spec: &'a ModelSpec, request: &'a Request) -> Body<'a> {
     };
     Body {
         model: &spec.model,
-        messages: &request.messages,
+        messages: Messages(&request.messages),
         temperature: request.temperature.or(spec.temperature),
         max_tokens: request.max_tokens.or(spec.max_tokens),
         stop: &request.stop,
         seed: request.seed,
         response_format,
+    }
+}
+
+/// A request's messages as the body carries them. Every call of a program repeats its system
+/// message (and demos) word for word; their JSON-escaped text is kept per thread and reused, so
+/// only the final user message is escaped per call.
+struct Messages<'a>(&'a [Message]);
+
+/// Contents at least this long are worth remembering.
+const MEMO_MIN_BYTES: usize = 256;
+
+/// Escaped contents remembered per thread, most recently used first.
+const MEMO_ENTRIES: usize = 8;
+
+thread_local! {
+    static ESCAPED: std::cell::RefCell<Vec<(String, Box<RawValue>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// One message with its content already escaped.
+#[derive(Serialize)]
+struct Escaped<'a> {
+    role: super::Role,
+    content: &'a RawValue,
+}
+
+impl Serialize for Messages<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for message in self.0 {
+            if message.content.len() < MEMO_MIN_BYTES {
+                seq.serialize_element(message)?;
+                continue;
+            }
+            ESCAPED.with_borrow_mut(|memo| {
+                let found = memo
+                    .iter()
+                    .position(|(content, _)| *content == message.content);
+                let index = match found {
+                    Some(index) => index,
+                    None => {
+                        let escaped = serde_json::to_string(&message.content)
+                            .and_then(RawValue::from_string)
+                            .map_err(serde::ser::Error::custom)?;
+                        memo.truncate(MEMO_ENTRIES - 1);
+                        memo.insert(0, (message.content.clone(), escaped));
+                        0
+                    }
+                };
+                if index > 0 {
+                    let entry = memo.remove(index);
+                    memo.insert(0, entry);
+                }
+                seq.serialize_element(&Escaped {
+                    role: message.role,
+                    content: &memo[0].1,
+                })
+            })?;
+        }
+        seq.end()
     }
 }
 
@@ -192,6 +254,43 @@ mod tests {
         assert_eq!(schema_name("résumé-v2"), "r_sum_-v2");
         assert_eq!(schema_name(""), "response");
         assert_eq!(schema_name(&"n".repeat(100)).len(), MAX_SCHEMA_NAME_CHARS);
+    }
+
+    #[test]
+    fn remembered_contents_are_encoded_as_fresh_ones_are() {
+        let system = format!(
+            "Your input fields are:\n1. `q` \"quoted\" \\ {}",
+            "é\t".repeat(200)
+        );
+        let messages = |user: &str| {
+            vec![
+                Message::new(super::super::Role::System, system.clone()),
+                Message::new(super::super::Role::User, user.to_owned()),
+                Message::new(
+                    super::super::Role::User,
+                    format!("{user}{}", "x".repeat(300)),
+                ),
+            ]
+        };
+        for round in 0..3 {
+            let user = format!("question {round}");
+            let sent = messages(&user);
+            let encoded = serde_json::to_string(&Messages(&sent)).unwrap();
+            assert_eq!(
+                encoded,
+                serde_json::to_string(&sent).unwrap(),
+                "round {round}"
+            );
+        }
+        // More long contents than the memo keeps: still encoded right.
+        for round in 0..(MEMO_ENTRIES * 2) {
+            let sent = vec![Message::new(
+                super::super::Role::System,
+                format!("{round} {}", "y".repeat(300)),
+            )];
+            let encoded = serde_json::to_string(&Messages(&sent)).unwrap();
+            assert_eq!(encoded, serde_json::to_string(&sent).unwrap());
+        }
     }
 
     #[test]

@@ -242,8 +242,9 @@ pub(super) fn select_filtered(columns: &str, filter: &Filter) -> (String, Vec<Sq
         conditions.push(format!("program = ?{}", parameters.len()));
     }
     if let Some(status) = filter.status {
-        parameters.push(SqlValue::Text(status.as_str().to_owned()));
-        conditions.push(format!("status = ?{}", parameters.len()));
+        // A literal, not a parameter: only `status = 'failed'` written out matches the partial
+        // index `executions_failed`. `as_str` is one of two fixed words.
+        conditions.push(format!("status = '{}'", status.as_str()));
     }
     let mut sql = format!("SELECT {columns} FROM executions");
     if !conditions.is_empty() {

@@ -89,12 +89,12 @@ impl PreparedExecution {
                                 text: None,
                             };
                         }
-                        let hash: [u8; 32] = Sha256::digest(message.content.as_bytes()).into();
+                        let (hash, shown) = text_hash(&message.content);
                         texts.push((hash, message.content));
                         StoredMessage {
                             role: message.role,
                             content: None,
-                            text: Some(hex(&hash)),
+                            text: Some(shown),
                         }
                     })
                     .collect();
@@ -122,6 +122,30 @@ impl PreparedExecution {
             texts,
         }
     }
+}
+
+/// Long texts hashed recently on this thread, most recent first: a program's system message is
+/// the same in every execution, and this skips hashing it again.
+const HASHED_ENTRIES: usize = 8;
+
+thread_local! {
+    static HASHED: std::cell::RefCell<Vec<(String, [u8; 32], String)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The SHA-256 of `text` and its hex form.
+fn text_hash(text: &str) -> ([u8; 32], String) {
+    HASHED.with_borrow_mut(|hashed| {
+        if let Some(index) = hashed.iter().position(|(known, _, _)| known == text) {
+            let entry = hashed.remove(index);
+            hashed.insert(0, entry);
+        } else {
+            let hash: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+            hashed.truncate(HASHED_ENTRIES - 1);
+            hashed.insert(0, (text.to_owned(), hash, hex(&hash)));
+        }
+        (hashed[0].1, hashed[0].2.clone())
+    })
 }
 
 /// The writer thread's state.
@@ -282,4 +306,22 @@ impl Writer {
 /// A token count as SQLite stores it (a signed 64-bit integer).
 fn tokens(count: u64) -> i64 {
     i64::try_from(count).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remembered_hashes_are_the_texts_own() {
+        let texts: Vec<String> = (0..HASHED_ENTRIES * 2)
+            .map(|index| format!("system prompt {index} {}", "x".repeat(300)))
+            .collect();
+        for round in 0..3 {
+            for text in texts.iter().chain(texts.iter().take(2)) {
+                let expected: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+                assert_eq!(text_hash(text), (expected, hex(&expected)), "round {round}");
+            }
+        }
+    }
 }
