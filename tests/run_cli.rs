@@ -312,6 +312,9 @@ fn an_unparseable_reply_falls_back_to_json_then_fails_showing_the_reply() {
     let failed = project.run(&["runs", "--status", "failed", "--json"]);
     let failed: Vec<Value> = serde_json::from_str(&failed.stdout).expect("json");
     assert_eq!(failed.len(), 1);
+    let succeeded = project.run(&["runs", "--status", "success", "--json"]);
+    let succeeded: Vec<Value> = serde_json::from_str(&succeeded.stdout).expect("json");
+    assert!(succeeded.is_empty(), "{succeeded:?}");
     assert_eq!(project.show(1)["calls"].as_array().map(Vec::len), Some(2));
 }
 
@@ -568,6 +571,18 @@ fn a_batch_keeps_input_order_and_reports_bad_lines() {
     assert_eq!(
         statuses,
         ["success", "success", "invalid", "invalid", "success"]
+    );
+    let keys = |result: &Value| -> Vec<String> {
+        result
+            .as_object()
+            .map(|object| object.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(keys(&results[0]), ["line", "id", "status", "outputs"]);
+    assert_eq!(keys(&results[2]), ["line", "status", "error"]);
+    assert_eq!(
+        results[0]["outputs"],
+        json!({"answer": "Paris", "confidence": 0.9})
     );
     assert!(result.stderr.contains("line 3:"), "{}", result.stderr);
     assert!(

@@ -9,11 +9,11 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::run::{check_object, read_lines, recorded, show_progress};
+use super::run::{read_lines, recorded, show_progress, take_inputs};
 use super::{display, CommandError};
 use crate::adapter::PromptField;
 use crate::cli::{ExitStatus, Printer, RunArgs};
@@ -309,6 +309,22 @@ async fn collect(
     Ok((writer.done, failures, interrupted))
 }
 
+/// One line of the output, its keys in this order: `{"line", "id", "status", "outputs"}` for a
+/// success, `"error"` in place of `"outputs"` for a failure, and no `"id"` for an invalid line.
+#[derive(serde::Serialize)]
+struct ResultLine<'a> {
+    line: usize,
+    /// `Some(None)` (`"id": null`) when the run was not recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<Option<i64>>,
+    status: &'static str,
+    /// The outputs, `null` included (a success whose outputs are absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outputs: Option<&'a Option<Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+}
+
 /// Result lines waiting for the ones before them.
 struct Ordered<'a> {
     output: &'a mut (dyn Write + Send),
@@ -343,32 +359,40 @@ impl Ordered<'_> {
 
     /// Writes one line once its record is committed.
     async fn write(&mut self, result: LineResult) -> Result<(), CommandError> {
-        let number = result.number;
-        let json = match result.outcome {
-            Outcome::Invalid(message) => {
-                json!({"line": number, "status": "invalid", "error": message})
-            }
+        match result.outcome {
+            Outcome::Invalid(message) => self.emit(&ResultLine {
+                line: result.number,
+                id: None,
+                status: "invalid",
+                outputs: None,
+                error: Some(&message),
+            })?,
             Outcome::Ran { shown, record } => {
                 let id = match record {
                     Some(record) => recorded(record.await),
                     None => None,
                 };
-                match shown {
-                    Err(error) => json!({
-                        "line": number, "id": id, "status": "failed", "error": error,
-                    }),
-                    Ok(outputs) => json!({
-                        "line": number, "id": id, "status": "success", "outputs": outputs,
-                    }),
-                }
+                self.emit(&ResultLine {
+                    line: result.number,
+                    id: Some(id),
+                    status: if shown.is_ok() { "success" } else { "failed" },
+                    outputs: shown.as_ref().ok(),
+                    error: shown.as_ref().err().map(String::as_str),
+                })?;
             }
-        };
-        writeln!(self.output, "{json}").map_err(|source| self.write_error(source))?;
+        }
         self.done += 1;
         if let Some(bar) = self.progress {
             bar.inc(1);
         }
         Ok(())
+    }
+
+    fn emit(&mut self, line: &ResultLine) -> Result<(), CommandError> {
+        serde_json::to_writer(&mut *self.output, line)
+            .map_err(std::io::Error::from)
+            .and_then(|()| self.output.write_all(b"\n"))
+            .map_err(|source| self.write_error(source))
     }
 
     fn flush(&mut self) -> Result<(), CommandError> {
@@ -393,9 +417,5 @@ fn line_inputs(
 ) -> Result<crate::adapter::Values, String> {
     let object: Map<String, Value> = serde_json::from_str(text)
         .map_err(|error| format!("not a JSON object of inputs: {error}"))?;
-    let inputs: Map<String, Value> = object
-        .into_iter()
-        .filter(|(key, _)| fields.iter().any(|f| f.name == *key))
-        .collect();
-    check_object(document, fields, inputs)
+    take_inputs(document, fields, object)
 }

@@ -299,39 +299,66 @@ pub(crate) fn check_object(
     fields: &[PromptField],
     object: Map<String, Value>,
 ) -> Result<Values, String> {
-    let mut values = Values::new();
-    for (key, value) in object {
-        let Some(field) = fields.iter().find(|f| f.name == key) else {
-            return Err(unknown_input(&key, fields).to_string());
-        };
-        let value = parse::validate_input(document, &field.to_field(), &value)
-            .map_err(|error| format!("input `{key}`: {error}"))?;
-        values.insert(key, value);
+    if let Some(key) = object
+        .keys()
+        .find(|key| !fields.iter().any(|field| field.name == **key))
+    {
+        return Err(unknown_input(key, fields).to_string());
     }
-    complete_inputs(fields, values)
+    take_inputs(document, fields, object)
+}
+
+/// The inputs in `object`, validated and in the fields' order; keys that are not inputs are
+/// left alone, a missing optional input is `null`, a missing required one an error.
+pub(crate) fn take_inputs(
+    document: &Document,
+    fields: &[PromptField],
+    mut object: Map<String, Value>,
+) -> Result<Values, String> {
+    let mut values = Values::with_capacity(fields.len());
+    let mut absent = Vec::new();
+    for field in fields {
+        let value = match object.remove(&field.name) {
+            Some(value) => parse::validate_input(document, &field.to_field(), &value)
+                .map_err(|error| format!("input `{}`: {error}", field.name))?,
+            None => {
+                absent.push(field.name.as_str());
+                Value::Null
+            }
+        };
+        values.insert(field.name.clone(), value);
+    }
+    check_required(fields, |name| !absent.contains(&name))?;
+    Ok(values)
 }
 
 /// Orders the inputs as the fields are; a missing optional input is `null`, a missing
 /// required one an error.
 fn complete_inputs(fields: &[PromptField], mut values: Values) -> Result<Values, String> {
-    let missing: Vec<String> = fields
-        .iter()
-        .filter(|f| !f.ty.is_optional() && !values.contains_key(&f.name))
-        .map(|f| format!("`{}`", f.name))
-        .collect();
-    if !missing.is_empty() {
-        return Err(format!(
-            "missing input{} {}",
-            if missing.len() == 1 { "" } else { "s" },
-            missing.join(", ")
-        ));
-    }
-    let mut ordered = Values::new();
+    check_required(fields, |name| values.contains_key(name))?;
+    let mut ordered = Values::with_capacity(fields.len());
     for field in fields {
         let value = values.remove(&field.name).unwrap_or(Value::Null);
         ordered.insert(field.name.clone(), value);
     }
     Ok(ordered)
+}
+
+/// An error naming the required fields that are not `given`.
+fn check_required(fields: &[PromptField], given: impl Fn(&str) -> bool) -> Result<(), String> {
+    let missing: Vec<String> = fields
+        .iter()
+        .filter(|field| !field.ty.is_optional() && !given(&field.name))
+        .map(|field| format!("`{}`", field.name))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "missing input{} {}",
+        if missing.len() == 1 { "" } else { "s" },
+        missing.join(", ")
+    ))
 }
 
 fn unknown_input(key: &str, fields: &[PromptField]) -> CommandError {
