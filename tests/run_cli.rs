@@ -598,6 +598,38 @@ fn a_batch_keeps_input_order_and_reports_bad_lines() {
     assert_eq!(project.runs_json().len(), 3);
 }
 
+/// A full disk under the output: the batch stops with the reason, and what it ran stays recorded.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_batch_whose_output_cannot_be_written_stops_with_the_reason() {
+    let mock = MockLm::openai(|_| Reply::text(QA_REPLY));
+    let project = Project::new(&mock.url());
+    let lines: Vec<String> = (0..300)
+        .map(|i| json!({"question": format!("question {i}")}).to_string())
+        .collect();
+    let batch = write_batch(&project, &lines);
+    let result = project.run(&[
+        "run",
+        "qa.sig",
+        "--batch",
+        batch.to_str().expect("path"),
+        "--output",
+        "/dev/full",
+    ]);
+    assert_eq!(result.code, 2, "{}", result.stderr);
+    assert!(
+        result.stderr.contains("cannot write `/dev/full`")
+            && result.stderr.contains("No space left on device")
+            && result.stderr.contains("free some space"),
+        "{}",
+        result.stderr
+    );
+    assert!(!result.stderr.contains("panicked"), "{}", result.stderr);
+    let recorded = project.runs_json();
+    assert!(!recorded.is_empty(), "lines that ran are still recorded");
+    assert!(recorded.iter().all(|run| run["status"] == "success"));
+}
+
 /// Starts a slow batch, reads results as they are reported, and kills the process.
 fn start_batch(project: &Project, count: usize) -> std::process::Child {
     let lines: Vec<String> = (0..count)

@@ -45,9 +45,13 @@ impl CommandError {
     pub fn help(&self) -> Option<String> {
         match self {
             CommandError::Read { .. } => Some("check the path and its permissions".to_string()),
-            CommandError::Write { .. } => {
-                Some("check that the directory exists and is writable".to_string())
-            }
+            CommandError::Write { source, .. } => Some(
+                match source.kind() {
+                    std::io::ErrorKind::StorageFull => "free some space on that disk",
+                    _ => "check that the directory exists and is writable",
+                }
+                .to_string(),
+            ),
             CommandError::Missing { .. } => {
                 Some("give a `.sig` file or a directory that contains some".to_string())
             }
