@@ -97,6 +97,7 @@ fn execution(system: &str, index: usize) -> Execution {
             ],
             raw: Some(raw),
             usage,
+            cost: Some(0.000_081_45),
             latency_ms: 811.9,
             cache_hit: false,
             constrained: false,

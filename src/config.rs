@@ -42,7 +42,9 @@ pub struct ConfigFile {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelEntry {
-    pub provider: Option<ProviderKind>,
+    /// A model-string prefix: `openai`, `anthropic`, `ollama`, `vllm`, `local`, ... (so
+    /// `provider: ollama` gets Ollama's local URL and no key, as `ollama/MODEL` does).
+    pub provider: Option<String>,
     /// The provider's model id; with no provider, a model string (`openai/gpt-4o-mini`).
     pub model: String,
     pub base_url: Option<String>,
@@ -103,8 +105,8 @@ impl ConfigError {
                 )
             }),
             ConfigError::UnknownProvider { .. } => Some(
-                "known providers: `openai`, `anthropic`, `ollama`, `local` (in-process GGUF \
-                 models); any OpenAI-compatible server works as `openai/MODEL --base-url URL`"
+                "known providers: `openai`, `anthropic`, `ollama`, `vllm`, `local` (in-process \
+                 GGUF models); any OpenAI-compatible server works as `MODEL --base-url URL`"
                     .to_owned(),
             ),
             ConfigError::Invalid { .. } => {
@@ -288,23 +290,27 @@ fn from_model_string(
             })
         }
     };
-    let (kind, default_url, key) = match provider {
-        "openai" => (ProviderKind::OpenAi, OPENAI_URL, Some("OPENAI_API_KEY")),
+    let (kind, default_url, key, id) = match provider {
+        "openai" => (ProviderKind::OpenAi, OPENAI_URL, Some("OPENAI_API_KEY"), id),
         "anthropic" => (
             ProviderKind::Anthropic,
             ANTHROPIC_URL,
             Some("ANTHROPIC_API_KEY"),
+            id,
         ),
-        "ollama" | "ollama_chat" => (ProviderKind::OpenAi, OLLAMA_URL, None),
-        "hosted_vllm" | "vllm" | "llamacpp" | "lm_studio" | "openai_compatible" => {
+        "ollama" | "ollama_chat" => (ProviderKind::OpenAi, OLLAMA_URL, None, id),
+        "hosted_vllm" | "vllm" | "llamacpp" | "lm_studio" | "openai_compatible"
+        | "openai-compatible" => {
             let Some(_) = base_url else {
                 return Err(ConfigError::BadModel {
                     name: name.to_owned(),
                     message: format!("`{provider}/` needs `--base-url` (or `base_url:`)"),
                 });
             };
-            (ProviderKind::OpenAi, OPENAI_URL, None)
+            (ProviderKind::OpenAi, OPENAI_URL, None, id)
         }
+        // A server's own model id with a slash (`meta-llama/Llama-3.1-8B`), at a given URL.
+        _ if base_url.is_some() => (ProviderKind::OpenAi, OPENAI_URL, None, model),
         other => {
             return Err(ConfigError::UnknownProvider {
                 name: name.to_owned(),
@@ -344,9 +350,9 @@ fn from_entry(
     base_url: Option<&str>,
 ) -> Result<ModelSpec, ConfigError> {
     let base_url = base_url.or(entry.base_url.as_deref());
-    let mut spec = match entry.provider {
+    let mut spec = match &entry.provider {
         Some(provider) => {
-            let prefixed = format!("{}/{}", provider.name(), entry.model);
+            let prefixed = format!("{provider}/{}", entry.model);
             from_model_string(name, &prefixed, base_url)?
         }
         None => from_model_string(name, &entry.model, base_url)?,
@@ -398,7 +404,7 @@ adapter: chat
 
 models:
   fast:
-    provider: openai            # openai (any OpenAI-compatible server) or anthropic
+    provider: openai            # openai, anthropic, ollama, vllm (+ base_url), local
     model: gpt-4o-mini
     base_url: https://api.openai.com/v1
     api_key_env: OPENAI_API_KEY # the NAME of the variable holding the key, never the key
@@ -449,6 +455,56 @@ mod tests {
             .expect("bare id with a base URL");
         assert_eq!(spec.base_url, "http://127.0.0.1:9/v1");
         assert_eq!(spec.model, "my-model");
+        let spec = config
+            .resolve("meta-llama/Llama-3.1-8B", Some("http://127.0.0.1:9/v1"))
+            .expect("a server's own id with a slash");
+        assert_eq!(spec.provider, ProviderKind::OpenAi);
+        assert_eq!(spec.model, "meta-llama/Llama-3.1-8B");
+        assert_eq!(spec.api_key_env, None);
+        let spec = config
+            .resolve(
+                "openai/meta-llama/Llama-3.1-8B",
+                Some("http://127.0.0.1:9/v1"),
+            )
+            .expect("the same with the openai/ prefix");
+        assert_eq!(spec.model, "meta-llama/Llama-3.1-8B");
+    }
+
+    fn with_models(yaml: &str) -> Config {
+        Config {
+            file: serde_yaml_ng::from_str(yaml).expect("test yaml parses"),
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn a_named_models_provider_is_a_model_string_prefix() {
+        let config = with_models(
+            "models:\n  o: { provider: ollama, model: llama3.2 }\n  \
+             v: { provider: vllm, model: qwen }\n  \
+             w: { provider: vllm, model: qwen, base_url: 'http://127.0.0.1:8000/v1' }\n  \
+             a: { provider: anthropic, model: claude-3-5-haiku-latest }\n  \
+             x: { provider: nope, model: m }\n",
+        );
+        let ollama = config.resolve("o", None).expect("ollama");
+        assert_eq!(ollama.base_url, OLLAMA_URL);
+        assert_eq!(ollama.api_key_env, None);
+        assert_eq!(ollama.model, "llama3.2");
+        assert!(matches!(
+            config.resolve("v", None),
+            Err(ConfigError::BadModel { message, .. }) if message.contains("--base-url")
+        ));
+        let vllm = config.resolve("w", None).expect("vllm with a URL");
+        assert_eq!(vllm.base_url, "http://127.0.0.1:8000/v1");
+        assert_eq!(vllm.api_key_env, None);
+        assert_eq!(
+            config.resolve("a", None).expect("anthropic").provider,
+            ProviderKind::Anthropic
+        );
+        assert!(matches!(
+            config.resolve("x", None),
+            Err(ConfigError::UnknownProvider { provider, .. }) if provider == "nope"
+        ));
     }
 
     #[test]

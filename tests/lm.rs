@@ -328,10 +328,18 @@ async fn connections_the_server_closed_while_idle_are_replaced_without_a_retry()
         max_retries: 0,
         ..spec(ProviderKind::OpenAi, &mock)
     });
-    for _ in 0..3 {
+    for done in 1..=3 {
         assert_eq!(complete(&*provider, &question()).await.text, "Paris");
-        // Long enough for the close to arrive while the connection is idle.
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // The server has closed the connection (on a busy machine a fixed sleep was sometimes
+        // not long enough for its thread to get there), and the client has been idle since:
+        // its runtime has seen the close, as it would have after any real idle time. (A close
+        // racing with the next request is a different case, left to the retry policy.)
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while mock.closed() < done && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        assert_eq!(mock.closed(), done, "the mock did not close the connection");
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(mock.hits(), 3);
     assert_eq!(mock.connections(), 3);

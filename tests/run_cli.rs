@@ -155,6 +155,14 @@ fn run_prints_typed_outputs_and_records_the_execution() {
     // 100 tokens at $1/M in, 20 at $2/M out.
     let cost = shown["cost"].as_f64().expect("cost");
     assert!((cost - 0.00014).abs() < 1e-12, "{cost}");
+    let call_cost = shown["calls"][0]["cost"].as_f64().expect("cost per call");
+    assert!((call_cost - 0.00014).abs() < 1e-12, "{call_cost}");
+    let text = project.run(&["runs", "show", "1"]);
+    assert!(
+        text.stdout.contains("100 in / 20 out, $0.000140"),
+        "{}",
+        text.stdout
+    );
     assert_eq!(shown["calls"][0]["raw"], QA_REPLY);
     assert_eq!(shown["calls"][0]["messages"][0]["role"], "system");
     assert_eq!(shown["source_hash"].as_str().map(str::len), Some(64));
@@ -170,6 +178,11 @@ fn run_prints_typed_outputs_and_records_the_execution() {
     let stats = project.run(&["stats"]);
     assert_eq!(stats.code, 0, "{}", stats.stderr);
     assert!(stats.stdout.contains("qa"), "{}", stats.stdout);
+    assert!(stats.stdout.contains("ERRORS"), "{}", stats.stdout);
+    let stats = project.run(&["stats", "--json"]);
+    let stats: Value = serde_json::from_str(&stats.stdout).expect("stats --json");
+    assert_eq!(stats[0]["count"], 2);
+    assert_eq!(stats[0]["error_rate"], 0.0);
 
     // The key never reaches the store or anything else on disk.
     let bytes = project.all_bytes();
@@ -331,6 +344,126 @@ fn a_json_reply_is_accepted_by_the_fallback() {
         serde_json::from_str::<Value>(&result.stdout).expect("json"),
         json!({"answer": "Paris", "confidence": 0.75})
     );
+}
+
+#[test]
+fn a_server_without_structured_outputs_is_asked_again_in_json_mode() {
+    let mock = MockLm::openai(|request| {
+        if request.body()["response_format"]["type"] == "json_schema" {
+            Reply::status(
+                400,
+                json!({"error": {"message": "response_format json_schema is not supported"}}),
+            )
+        } else {
+            Reply::text("{\"answer\": \"Paris\", \"confidence\": 0.9}")
+        }
+    });
+    let project = Project::new(&mock.url());
+    let result = project.run(&[
+        "run",
+        "qa.sig",
+        "--input",
+        QUESTION,
+        "--adapter",
+        "json",
+        "--json",
+    ]);
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    assert_eq!(
+        serde_json::from_str::<Value>(&result.stdout).expect("json"),
+        json!({"answer": "Paris", "confidence": 0.9})
+    );
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 2, "400 is not retried as is");
+    let strict = &requests[0].body()["response_format"];
+    assert_eq!(strict["type"], "json_schema", "{strict}");
+    assert_eq!(strict["json_schema"]["strict"], true, "{strict}");
+    assert_eq!(
+        requests[1].body()["response_format"],
+        json!({"type": "json_object"})
+    );
+    let calls = project.show(1)["calls"].clone();
+    assert_eq!(calls.as_array().map(Vec::len), Some(2), "{calls}");
+    assert!(
+        calls[0]["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("HTTP 400")),
+        "{calls}"
+    );
+}
+
+#[test]
+fn the_chat_reply_is_shown_when_the_json_retry_cannot_be_made() {
+    let mock = MockLm::openai(sequence([
+        Reply::text("I am not sure what you mean."),
+        Reply::status(500, json!({"error": {"message": "the engine is on fire"}})),
+        Reply::status(500, json!({"error": {"message": "the engine is on fire"}})),
+    ]));
+    let project = Project::new(&mock.url());
+    let result = project.run(&["run", "qa.sig", "--input", QUESTION]);
+    assert_eq!(result.code, 1, "{}", result.stderr);
+    for expected in [
+        "I am not sure what you mean.",
+        "the retry with the JSON adapter failed",
+        "HTTP 500",
+        "answer",
+    ] {
+        assert!(
+            result.stderr.contains(expected),
+            "{expected}: {}",
+            result.stderr
+        );
+    }
+    assert_eq!(
+        mock.hits(),
+        3,
+        "the chat call, then the JSON call and its one retry"
+    );
+}
+
+#[test]
+fn runs_show_takes_the_store_before_or_after_the_id() {
+    let mock = MockLm::openai(|_| Reply::text(QA_REPLY));
+    let project = Project::new(&mock.url());
+    let store = project.path().join("elsewhere.db");
+    let store = store.to_str().expect("utf-8 path");
+    let result = project.run(&["run", "qa.sig", "--input", QUESTION, "--store", store]);
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    for args in [
+        ["runs", "show", "1", "--store", store, "--json"],
+        ["runs", "--store", store, "show", "1", "--json"],
+    ] {
+        let shown = project.run(&args);
+        assert_eq!(shown.code, 0, "{args:?}: {}", shown.stderr);
+        let shown: Value = serde_json::from_str(&shown.stdout).expect("json");
+        assert_eq!(shown["outputs"]["answer"], "Paris", "{args:?}");
+    }
+}
+
+#[test]
+fn a_batch_runs_as_many_lines_at_once_as_the_model_allows() {
+    let mock =
+        MockLm::openai(|_| Reply::delayed(Duration::from_millis(300), Reply::text(QA_REPLY)));
+    let project = Project::with_model(
+        &mock.url(),
+        "provider: openai\n    model: gpt-test\n    max_concurrency: 24",
+        "",
+    );
+    let lines: Vec<String> = (0..24)
+        .map(|index| json!({"question": format!("question {index}")}).to_string())
+        .collect();
+    let batch = write_batch(&project, &lines);
+    let result = project.run(&[
+        "run",
+        "qa.sig",
+        "--batch",
+        batch.to_str().expect("utf-8 path"),
+        "--no-progress",
+    ]);
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    assert_eq!(result.stdout.lines().count(), 24);
+    // More than the default of 16: the model's `max_concurrency` sets the batch's width.
+    assert!(mock.max_in_flight() > 16, "{}", mock.max_in_flight());
 }
 
 /// Runs `qa.sig` against a server answering `reply` and returns the result.

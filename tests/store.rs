@@ -68,6 +68,7 @@ fn execution(program: &str, started_at: i64, latency_ms: f64, status: Status) ->
                 input_tokens: 412,
                 output_tokens: 23,
             },
+            cost: Some(0.000_123),
             latency_ms,
             cache_hit: false,
             constrained: false,
@@ -198,6 +199,7 @@ fn record_and_get_round_trip_every_field() {
             input_tokens: u64::from(u32::MAX) + 7,
             output_tokens: 0,
         },
+        cost: None,
         latency_ms: 0.25,
         cache_hit: true,
         constrained: true,
@@ -363,6 +365,7 @@ fn stats_percentiles_are_nearest_rank() {
     let qa = &stats[0];
     assert_eq!((qa.program.as_str(), qa.model.as_str()), ("qa", "fast"));
     assert_eq!((qa.count, qa.failed), (100, 10));
+    assert!((qa.error_rate - 0.1).abs() < 1e-12, "{}", qa.error_rate);
     assert_eq!((qa.p50_ms, qa.p95_ms, qa.p99_ms), (50.0, 95.0, 99.0));
     assert_eq!(qa.usage.input_tokens, 41_200);
     assert_eq!(qa.usage.output_tokens, 2_300);
@@ -375,6 +378,7 @@ fn stats_percentiles_are_nearest_rank() {
         ("summarize", "slow")
     );
     assert_eq!((summarize.count, summarize.failed), (3, 0));
+    assert_eq!(summarize.error_rate, 0.0);
     // Ranks ceil(0.5 * 3) = 2, ceil(0.95 * 3) = 3, ceil(0.99 * 3) = 3.
     assert_eq!(
         (summarize.p50_ms, summarize.p95_ms, summarize.p99_ms),

@@ -81,7 +81,8 @@ pub struct RunArgs {
     #[arg(long, short = 'o', requires = "batch")]
     pub output: Option<PathBuf>,
 
-    /// Executions in flight at once (batch), and the model's request limit.
+    /// Executions in flight at once (batch), and the model's request limit [default: the
+    /// model's `max_concurrency`, 16 unless configured].
     #[arg(long, short = 'j')]
     pub concurrency: Option<usize>,
 
@@ -153,8 +154,9 @@ impl From<AdapterArg> for crate::adapter::AdapterKind {
 
 #[derive(Debug, Args, Clone)]
 pub struct StoreArgs {
+    // `global`: `dspex runs show ID --store PATH` works as well as `runs --store PATH show ID`.
     /// The execution store (default: `.dspex/dspex.db` next to dspex.yaml, or here).
-    #[arg(long = "store", value_name = "PATH")]
+    #[arg(long = "store", value_name = "PATH", global = true)]
     pub path: Option<PathBuf>,
 }
 
@@ -182,7 +184,7 @@ pub struct RunsArgs {
     #[command(flatten)]
     pub store: StoreArgs,
 
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub config: Option<PathBuf>,
 }
 

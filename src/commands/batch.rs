@@ -22,9 +22,6 @@ use crate::program::{Runtime, Target};
 use crate::schema::Document;
 use crate::store::{Status, StoreError};
 
-/// Lines in flight when `--concurrency` is not given.
-const DEFAULT_CONCURRENCY: usize = 16;
-
 /// How long written result lines may wait in the output buffer: one write per line was ~3% of
 /// a sequential batch's time, and results already arrive in bursts (one per store commit).
 const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(5);
@@ -79,6 +76,7 @@ pub(crate) async fn run_batch(
     target: Arc<Target>,
     document: Arc<Document>,
     path: &Path,
+    concurrency: usize,
     args: &RunArgs,
     printer: &Printer,
 ) -> Result<ExitStatus, CommandError> {
@@ -109,7 +107,7 @@ pub(crate) async fn run_batch(
     } else {
         None
     };
-    let concurrency = args.concurrency.unwrap_or(DEFAULT_CONCURRENCY).max(1);
+    let concurrency = concurrency.max(1);
     let batch_id = format!(
         "{}-{}",
         display(path),

@@ -106,6 +106,9 @@ pub fn run(args: RunArgs, printer: &Printer) -> Result<ExitStatus, CommandError>
             path: "the async runtime".to_owned(),
             source,
         })?;
+    // A batch runs as many lines at once as the model takes requests: `--concurrency`, else
+    // the model's `max_concurrency` (16 unless configured).
+    let concurrency = spec.max_concurrency;
     let provider = lm::connect(spec).map_err(|error| usage_error(&error, error.help()))?;
     let runtime = Arc::new(Runtime {
         provider,
@@ -121,6 +124,7 @@ pub fn run(args: RunArgs, printer: &Printer) -> Result<ExitStatus, CommandError>
             target.clone(),
             document.clone(),
             batch,
+            concurrency,
             &args,
             printer,
         )),

@@ -235,6 +235,9 @@ pub fn execution_text(execution: &Execution) -> String {
             latency(call.latency_ms),
             tokens(call.usage)
         );
+        if let Some(usd) = call.cost {
+            let _ = write!(title, ", {}", cost(Some(usd)));
+        }
         if call.cache_hit {
             title.push_str(", cache hit");
         }
@@ -518,6 +521,7 @@ mod store_tests {
                     input_tokens: 412,
                     output_tokens: 23,
                 },
+                cost: None,
                 latency_ms: 811.96,
                 cache_hit: false,
                 constrained: true,

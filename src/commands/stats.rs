@@ -1,4 +1,5 @@
-//! `dspex stats`: per program and model, how many executions ran, how many failed, latency
+//! `dspex stats`: per program and model, how many executions ran, how many failed (and the
+//! error rate), latency
 //! percentiles (nearest rank, failed executions included), tokens and cost.
 
 use crate::cli::{ExitStatus, Printer, StatsArgs};
@@ -52,6 +53,7 @@ pub fn stats_table(stats: &[Stats]) -> String {
         ("MODEL", Align::Left),
         ("RUNS", Align::Right),
         ("FAILED", Align::Right),
+        ("ERRORS", Align::Right),
         ("P50", Align::Right),
         ("P95", Align::Right),
         ("P99", Align::Right),
@@ -65,6 +67,7 @@ pub fn stats_table(stats: &[Stats]) -> String {
             row.model.clone(),
             row.count.to_string(),
             row.failed.to_string(),
+            format!("{:.1}%", row.error_rate * 100.0),
             latency(row.p50_ms),
             latency(row.p95_ms),
             latency(row.p99_ms),
@@ -89,6 +92,7 @@ mod tests {
                 model: "fast".to_owned(),
                 count: 100,
                 failed: 10,
+                error_rate: 0.1,
                 p50_ms: 50.0,
                 p95_ms: 95.0,
                 p99_ms: 99.04,
@@ -103,6 +107,7 @@ mod tests {
                 model: "slow".to_owned(),
                 count: 3,
                 failed: 0,
+                error_rate: 0.0,
                 p50_ms: 1_520.0,
                 p95_ms: 2_010.5,
                 p99_ms: 2_010.5,
@@ -113,9 +118,9 @@ mod tests {
         assert_eq!(
             stats_table(&stats),
             "\
-PROGRAM    MODEL  RUNS  FAILED        P50        P95        P99  TOKENS IN  TOKENS OUT       COST
-qa         fast    100      10    50.0 ms    95.0 ms    99.0 ms      41200        2300  $0.006150
-summarize  slow      3       0  1520.0 ms  2010.5 ms  2010.5 ms          0           0          -
+PROGRAM    MODEL  RUNS  FAILED  ERRORS        P50        P95        P99  TOKENS IN  TOKENS OUT       COST
+qa         fast    100      10   10.0%    50.0 ms    95.0 ms    99.0 ms      41200        2300  $0.006150
+summarize  slow      3       0    0.0%  1520.0 ms  2010.5 ms  2010.5 ms          0           0          -
 "
         );
     }

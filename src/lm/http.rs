@@ -18,7 +18,7 @@ use tokio::sync::Semaphore;
 use super::plain;
 use super::rate_limit::RateLimiter;
 use super::retry;
-use super::{error_chain, LmError, ModelSpec};
+use super::{attempts_suffix, error_chain, LmError, ModelSpec};
 
 /// How long an idle pooled connection is kept for the next request.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
@@ -462,14 +462,6 @@ impl Transport {
                 message: redact(&message, key),
             },
         }
-    }
-}
-
-fn attempts_suffix(attempts: u32) -> String {
-    if attempts > 1 {
-        format!(" ({attempts} attempts)")
-    } else {
-        String::new()
     }
 }
 

@@ -237,13 +237,13 @@ pub enum LmError {
         message: String,
         attempts: u32,
     },
-    #[error("model `{model}`: no answer within {timeout:?} ({attempts} attempts)")]
+    #[error("model `{model}`: no answer within {timeout:?}{}", attempts_suffix(*attempts))]
     Timeout {
         model: String,
         timeout: Duration,
         attempts: u32,
     },
-    #[error("model `{model}`: cannot reach {url}: {message} ({attempts} attempts)")]
+    #[error("model `{model}`: cannot reach {url}: {message}{}", attempts_suffix(*attempts))]
     Connection {
         model: String,
         url: String,
@@ -260,6 +260,15 @@ pub enum LmError {
     MissingKey { model: String, variable: String },
     #[error("model `{model}`: {message}")]
     Other { model: String, message: String },
+}
+
+/// ` (N attempts)` after a message when there was more than one.
+pub(crate) fn attempts_suffix(attempts: u32) -> String {
+    if attempts > 1 {
+        format!(" ({attempts} attempts)")
+    } else {
+        String::new()
+    }
 }
 
 impl LmError {

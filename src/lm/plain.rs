@@ -212,7 +212,7 @@ async fn exchange(idle: &mut Idle, request: Request<Full<Bytes>>) -> Result<(Rep
     let Idle {
         sender, connection, ..
     } = idle;
-    // Whether the request may have been written (a flag the driver below reads after the work).
+    // Whether the request has been handed to the connection (read by the driver below).
     let sent = AtomicBool::new(false);
     let work = async {
         sender
@@ -241,23 +241,27 @@ async fn exchange(idle: &mut Idle, request: Request<Full<Bytes>>) -> Result<(Rep
     };
     let mut work = pin!(work);
     let ended = poll_fn(|context| {
+        // Whether the request was handed to the connection before this round: if not, and the
+        // connection ends in this round, it ended without writing it (an idle connection the
+        // server had closed, whose end is read here before the work hands the request over).
+        let handed_over = sent.load(Ordering::Relaxed);
         // The connection first: it does the reading and writing the work waits on.
         let connection_state = connection.poll_without_shutdown(context);
         if let Poll::Ready(outcome) = work.as_mut().poll(context) {
             return Poll::Ready(Ok((outcome, connection_state.is_pending())));
         }
-        connection_state.map(Err)
+        connection_state.map(|outcome| Err((outcome, handed_over)))
     })
     .await;
     match ended {
         Ok((outcome, open)) => outcome.map(|reply| (reply, open)),
         // The connection ended while the work still waited on it.
-        Err(outcome) => {
+        Err((outcome, handed_over)) => {
             let message = match outcome {
                 Ok(()) => "the server closed the connection".to_owned(),
                 Err(error) => error_chain(&error),
             };
-            if sent.load(Ordering::Relaxed) {
+            if handed_over {
                 Err(Failed::Sent(Error::Connection(message)))
             } else {
                 Err(Failed::Unsent(message))

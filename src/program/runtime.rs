@@ -13,7 +13,7 @@ use crate::adapter::parse::{self, ParseError};
 use crate::adapter::{self, AdapterKind, PromptField, PromptSignature, Template, Values};
 use crate::codegen::json_schema::{self, Side};
 use crate::digest::sha256_hex;
-use crate::lm::{Completion, LmError, Provider, Request, ResponseFormat, Usage};
+use crate::lm::{Completion, LmError, Provider, ProviderKind, Request, ResponseFormat, Usage};
 use crate::schema::{Document, Field, Module, Signature};
 use crate::store::{CallRecord, Execution, RepairRecord, Status, Store, StoreError};
 
@@ -290,6 +290,17 @@ impl Runtime {
                     // The chat reply's problems say which field was missing or wrong; the
                     // JSON retry's own failure adds little, and both calls are recorded.
                     Err(RunError::Parse(_)) => Err(RunError::Parse(chat_error)),
+                    // The retry could not be made (the LM failed, or `--offline` has no reply
+                    // for it): the chat reply is still what went wrong, with the raw text.
+                    Err(error @ (RunError::Lm(_) | RunError::Offline { .. })) => {
+                        let mut chat_error = chat_error;
+                        let retry = format!("the retry with the JSON adapter failed: {error}");
+                        chat_error.help = Some(match chat_error.help.take() {
+                            Some(help) => format!("{help}; {retry}"),
+                            None => retry,
+                        });
+                        Err(RunError::Parse(chat_error))
+                    }
                     other => other,
                 }
             }
@@ -297,6 +308,9 @@ impl Runtime {
         }
     }
 
+    /// One LM call through `adapter`. An OpenAI-compatible server that rejects the strict
+    /// schema of structured outputs (HTTP 400 or 422: many local servers have no such mode) is
+    /// asked again in JSON mode, as DSPy's `JSONAdapter` does; both calls are recorded.
     #[allow(clippy::too_many_arguments)]
     async fn call(
         &self,
@@ -308,13 +322,61 @@ impl Runtime {
         temperature: Option<f64>,
         trace: &mut Trace,
     ) -> Result<Values, RunError> {
+        let shape = predictor.shape(adapter, &target.document);
+        let structured = matches!(shape.response_format, ResponseFormat::JsonSchema { .. })
+            && self.provider.spec().provider == ProviderKind::OpenAi;
+        let first = self
+            .exchange(
+                target,
+                predictor,
+                inputs,
+                adapter,
+                shape.response_format.clone(),
+                rollout,
+                temperature,
+                trace,
+            )
+            .await;
+        match first {
+            Err(RunError::Lm(LmError::Status {
+                status: 400 | 422, ..
+            })) if structured => {
+                self.exchange(
+                    target,
+                    predictor,
+                    inputs,
+                    adapter,
+                    ResponseFormat::JsonObject,
+                    rollout,
+                    temperature,
+                    trace,
+                )
+                .await
+            }
+            other => other,
+        }
+    }
+
+    /// Sends one request (or answers it from the cache), records the call and parses the reply.
+    #[allow(clippy::too_many_arguments)]
+    async fn exchange(
+        &self,
+        target: &Target,
+        predictor: &Predictor,
+        inputs: &Values,
+        adapter: AdapterKind,
+        response_format: ResponseFormat,
+        rollout: u32,
+        temperature: Option<f64>,
+        trace: &mut Trace,
+    ) -> Result<Values, RunError> {
         let spec = self.provider.spec();
         let shape = predictor.shape(adapter, &target.document);
         let mut request = Request::new(shape.template.messages(&predictor.prompt, inputs));
         request.temperature = temperature.or(spec.temperature);
         request.max_tokens = spec.max_tokens;
         request.seed = spec.seed;
-        request.response_format = shape.response_format.clone();
+        request.response_format = response_format;
         if self.provider.constrains_output() {
             let grammar = shape.grammar.get_or_init(|| {
                 adapter::grammar::gbnf(adapter, &target.document, &predictor.prompt)
@@ -350,6 +412,7 @@ impl Runtime {
             messages: request.messages,
             raw: None,
             usage: Usage::default(),
+            cost: None,
             latency_ms,
             cache_hit,
             constrained: false,
@@ -372,6 +435,7 @@ impl Runtime {
         record.constrained = completion.constrained;
         if !cache_hit {
             record.usage = completion.usage;
+            record.cost = spec.price.map(|price| price.cost(completion.usage));
             trace.usage += completion.usage;
         }
         let fields = &shape.fields;

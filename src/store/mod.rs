@@ -92,6 +92,10 @@ pub struct CallRecord {
     /// The raw reply text; `None` when the call itself failed.
     pub raw: Option<String>,
     pub usage: Usage,
+    /// USD for this call's tokens at the model's configured prices; `None` without prices,
+    /// for a cache hit, or when no reply came.
+    #[serde(default)]
+    pub cost: Option<f64>,
     pub latency_ms: f64,
     pub cache_hit: bool,
     pub constrained: bool,
@@ -180,6 +184,8 @@ pub struct Stats {
     pub model: String,
     pub count: u64,
     pub failed: u64,
+    /// `failed / count`, 0 to 1.
+    pub error_rate: f64,
     pub p50_ms: f64,
     pub p95_ms: f64,
     pub p99_ms: f64,

@@ -280,6 +280,8 @@ struct State {
     requests: Mutex<Vec<Received>>,
     hits: AtomicUsize,
     connections: AtomicUsize,
+    /// Connections closed by the server (after a reply that ends them, or a fault).
+    closed: AtomicUsize,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
 }
@@ -348,6 +350,7 @@ impl MockLm {
             requests: Mutex::new(Vec::new()),
             hits: AtomicUsize::new(0),
             connections: AtomicUsize::new(0),
+            closed: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
         });
@@ -404,6 +407,11 @@ impl MockLm {
     /// alive).
     pub fn connections(&self) -> usize {
         self.state.connections.load(Ordering::SeqCst)
+    }
+
+    /// How many connections the server has closed after a reply or a fault.
+    pub fn closed(&self) -> usize {
+        self.state.closed.load(Ordering::SeqCst)
     }
 
     /// The most requests that were ever waiting for their reply at once.
@@ -464,6 +472,8 @@ async fn serve_connection(mut stream: TcpStream, state: Arc<State>) {
                 .push(received);
         }
         if !perform(&mut stream, action).await {
+            drop(stream);
+            state.closed.fetch_add(1, Ordering::SeqCst);
             return;
         }
     }

@@ -16,6 +16,8 @@ pub(super) struct StoredCall {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw: Option<String>,
     pub usage: Usage,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<f64>,
     pub latency_ms: f64,
     pub cache_hit: bool,
     pub constrained: bool,
@@ -193,6 +195,7 @@ impl ExecutionRow {
                     messages,
                     raw: call.raw,
                     usage: call.usage,
+                    cost: call.cost,
                     latency_ms: call.latency_ms,
                     cache_hit: call.cache_hit,
                     constrained: call.constrained,

@@ -37,9 +37,15 @@ impl Group {
 
     pub(super) fn finish(mut self) -> Stats {
         self.latencies.sort_by(f64::total_cmp);
+        let count = self.latencies.len() as u64;
         Stats {
-            count: self.latencies.len() as u64,
+            count,
             failed: self.failed,
+            error_rate: if count == 0 {
+                0.0
+            } else {
+                self.failed as f64 / count as f64
+            },
             p50_ms: nearest_rank(&self.latencies, 50),
             p95_ms: nearest_rank(&self.latencies, 95),
             p99_ms: nearest_rank(&self.latencies, 99),

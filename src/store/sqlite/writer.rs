@@ -103,6 +103,7 @@ impl PreparedExecution {
                     messages,
                     raw: call.raw,
                     usage: call.usage,
+                    cost: call.cost,
                     latency_ms: call.latency_ms,
                     cache_hit: call.cache_hit,
                     constrained: call.constrained,
