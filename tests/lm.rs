@@ -571,6 +571,35 @@ async fn non_json_bodies_are_retried_then_a_protocol_error() {
 }
 
 #[tokio::test]
+async fn a_complete_body_whose_json_stops_short_is_retried_then_reported() {
+    set_up();
+    for kind in [ProviderKind::OpenAi, ProviderKind::Anthropic] {
+        // The whole body arrives (its Content-Length is right), but the JSON in it is cut off.
+        let short = |_: &Received| {
+            Reply::raw(
+                200,
+                "application/json",
+                "{\"id\": \"x\", \"choices\": [{\"message\": {\"content\": \"Par",
+            )
+        };
+        let mock = match kind {
+            ProviderKind::Anthropic => MockLm::anthropic(short),
+            _ => MockLm::openai(short),
+        };
+        let provider = client(ModelSpec {
+            max_retries: 1,
+            ..spec(kind, &mock)
+        });
+        let error = fail(&*provider, &question()).await;
+        assert!(matches!(error, LmError::Protocol { .. }), "{error:?}");
+        let text = error.to_string();
+        assert!(text.contains("the JSON body ends early"), "{text}");
+        assert!(text.contains("(2 attempts)"), "{text}");
+        assert_eq!(mock.hits(), 2, "a cut-off body is worth another try");
+    }
+}
+
+#[tokio::test]
 async fn empty_choices_and_null_content_are_protocol_errors_without_retries() {
     set_up();
     for (reply, expected) in [

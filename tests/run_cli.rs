@@ -940,6 +940,78 @@ json.dump(messages, open("expected.json", "w"))
     assert!(wrong.stderr.contains("artifact"), "{}", wrong.stderr);
 }
 
+#[test]
+fn predict_and_best_of_n_artifacts_saved_by_dspy_load_too() {
+    let mock = MockLm::openai(|_| {
+        Reply::text(
+            "[[ ## answer ## ]]\nParis\n\n[[ ## confidence ## ]]\n0.9\n\n[[ ## score ## ]]\n4\n\n\
+             [[ ## completed ## ]]",
+        )
+    });
+    let project = Project::new(&mock.url());
+    support::write(project.path(), "modules.sig", MODULES_SIG);
+    for file in ["qa.sig", "modules.sig"] {
+        let generated = project.run(&["codegen", "--target", "python", file, "-o", "py"]);
+        assert_eq!(generated.code, 0, "{}", generated.stderr);
+    }
+    // `Predict` saves its state at the top level, `BestOfN` under `module`.
+    let script = r#"
+import json, sys
+sys.path.insert(0, "py")
+import dspy, qa, modules
+question = {"question": "What is the capital of France?"}
+program = dspy.Predict(qa.QA)
+program.signature = program.signature.with_instructions("Answer in one word.")
+program.demos = [dspy.Example(question="Capital of Italy?", answer="Rome", confidence=0.99).with_inputs("question")]
+program.save("predict.json")
+loaded = dspy.Predict(qa.QA)
+loaded.load("predict.json")
+json.dump(dspy.ChatAdapter().format(loaded.signature, loaded.demos, question), open("predict-expected.json", "w"))
+reward = lambda args, prediction: 1.0
+best = dspy.BestOfN(module=dspy.Predict(modules.QA), N=3, reward_fn=reward, threshold=1.0)
+best.module.signature = best.module.signature.with_instructions("Score honestly.")
+best.module.demos = [dspy.Example(question="Capital of Spain?", answer="Madrid", score=5).with_inputs("question")]
+best.save("best.json")
+loaded = dspy.BestOfN(module=dspy.Predict(modules.QA), N=3, reward_fn=reward, threshold=1.0)
+loaded.load("best.json")
+json.dump(dspy.ChatAdapter().format(loaded.module.signature, loaded.module.demos, question), open("best-expected.json", "w"))
+"#;
+    let output = Command::new(support::python_interpreter())
+        .current_dir(project.path())
+        .args(["-c", script])
+        .output()
+        .expect("python");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let expected = |name: &str| -> Value {
+        let text = std::fs::read_to_string(project.path().join(name)).expect("expected messages");
+        serde_json::from_str(&text).expect("json")
+    };
+    for (file, program, artifact, messages) in [
+        ("qa.sig", "qa", "predict.json", "predict-expected.json"),
+        ("modules.sig", "careful", "best.json", "best-expected.json"),
+    ] {
+        let before = mock.hits();
+        let result = project.run(&[
+            "run",
+            file,
+            "--program",
+            program,
+            "--artifact",
+            artifact,
+            "--input",
+            QUESTION,
+            "--no-cache",
+        ]);
+        assert_eq!(result.code, 0, "{program}: {}", result.stderr);
+        let sent = &mock.requests()[before];
+        assert_eq!(sent.body()["messages"], expected(messages), "{program}");
+    }
+}
+
 const MODULES_SIG: &str = "signature QA {\n    question: string\n    ->\n    answer: string\n    score: integer(min: 1, max: 5)\n}\n\nprogram careful = best_of_n(QA, n: 3)\nprogram compared = multi_chain_comparison(QA, m: 2)\n";
 
 #[test]
