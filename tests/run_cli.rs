@@ -393,6 +393,37 @@ fn a_server_without_structured_outputs_is_asked_again_in_json_mode() {
 }
 
 #[test]
+fn outputs_strict_mode_cannot_express_are_asked_for_in_json_mode() {
+    let mock = MockLm::openai(|_| Reply::text("{\"counts\": {\"cats\": 2, \"dogs\": 1}}"));
+    let project = Project::new(&mock.url());
+    support::write(
+        project.path(),
+        "count.sig",
+        "signature Count {\n    text: string\n    ->\n    counts: map[integer]\n}\n",
+    );
+    let result = project.run(&[
+        "run",
+        "count.sig",
+        "--input",
+        "text=two cats and a dog",
+        "--adapter",
+        "json",
+        "--json",
+    ]);
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    assert_eq!(
+        serde_json::from_str::<Value>(&result.stdout).expect("json"),
+        json!({"counts": {"cats": 2, "dogs": 1}})
+    );
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(
+        requests[0].body()["response_format"],
+        json!({"type": "json_object"})
+    );
+}
+
+#[test]
 fn the_chat_reply_is_shown_when_the_json_retry_cannot_be_made() {
     let mock = MockLm::openai(sequence([
         Reply::text("I am not sure what you mean."),
