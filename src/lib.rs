@@ -15,6 +15,7 @@ pub mod digest;
 pub mod lm;
 pub mod models;
 pub mod program;
+pub mod recent;
 pub mod report;
 pub mod schema;
 pub mod store;

@@ -9,6 +9,7 @@ use super::http::{json_error_message, KeyHeader, Malformed, Transport};
 use super::{
     BoxFuture, Completion, LmError, Message, ModelSpec, Provider, Request, ResponseFormat, Usage,
 };
+use crate::recent::Recent;
 
 /// Where requests go when the spec leaves the base URL empty.
 pub(crate) const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
@@ -105,8 +106,8 @@ const MEMO_MIN_BYTES: usize = 256;
 const MEMO_ENTRIES: usize = 8;
 
 thread_local! {
-    static ESCAPED: std::cell::RefCell<Vec<(String, Box<RawValue>)>> =
-        const { std::cell::RefCell::new(Vec::new()) };
+    static ESCAPED: std::cell::RefCell<Recent<Box<RawValue>>> =
+        const { std::cell::RefCell::new(Recent::new(MEMO_ENTRIES)) };
 }
 
 /// One message with its content already escaped.
@@ -126,27 +127,14 @@ impl Serialize for Messages<'_> {
                 continue;
             }
             ESCAPED.with_borrow_mut(|memo| {
-                let found = memo
-                    .iter()
-                    .position(|(content, _)| *content == message.content);
-                let index = match found {
-                    Some(index) => index,
-                    None => {
-                        let escaped = serde_json::to_string(&message.content)
-                            .and_then(RawValue::from_string)
-                            .map_err(serde::ser::Error::custom)?;
-                        memo.truncate(MEMO_ENTRIES - 1);
-                        memo.insert(0, (message.content.clone(), escaped));
-                        0
-                    }
-                };
-                if index > 0 {
-                    let entry = memo.remove(index);
-                    memo.insert(0, entry);
-                }
+                let content = memo
+                    .get_or_try_insert(&message.content, || {
+                        serde_json::to_string(&message.content).and_then(RawValue::from_string)
+                    })
+                    .map_err(serde::ser::Error::custom)?;
                 seq.serialize_element(&Escaped {
                     role: message.role,
-                    content: &memo[0].1,
+                    content,
                 })
             })?;
         }

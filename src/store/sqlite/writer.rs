@@ -12,6 +12,7 @@ use tokio::sync::oneshot;
 use super::rows::{to_json, StoredCall, StoredMessage};
 use super::{classify, INLINE_LIMIT};
 use crate::digest::hex;
+use crate::recent::Recent;
 use crate::store::{Execution, StoreError};
 
 /// The most queued items one transaction takes, bounding how long a record waits for its commit
@@ -130,22 +131,18 @@ impl PreparedExecution {
 const HASHED_ENTRIES: usize = 8;
 
 thread_local! {
-    static HASHED: std::cell::RefCell<Vec<(String, [u8; 32], String)>> =
-        const { std::cell::RefCell::new(Vec::new()) };
+    static HASHED: std::cell::RefCell<Recent<([u8; 32], String)>> =
+        const { std::cell::RefCell::new(Recent::new(HASHED_ENTRIES)) };
 }
 
 /// The SHA-256 of `text` and its hex form.
 fn text_hash(text: &str) -> ([u8; 32], String) {
     HASHED.with_borrow_mut(|hashed| {
-        if let Some(index) = hashed.iter().position(|(known, _, _)| known == text) {
-            let entry = hashed.remove(index);
-            hashed.insert(0, entry);
-        } else {
+        let (hash, shown) = hashed.get_or_insert_with(text, || {
             let hash: [u8; 32] = Sha256::digest(text.as_bytes()).into();
-            hashed.truncate(HASHED_ENTRIES - 1);
-            hashed.insert(0, (text.to_owned(), hash, hex(&hash)));
-        }
-        (hashed[0].1, hashed[0].2.clone())
+            (hash, hex(&hash))
+        });
+        (*hash, shown.clone())
     })
 }
 
