@@ -172,9 +172,11 @@ class Bench:
     def fresh_store(self):
         return self.scratch / f"store-{next(STORE_NUMBERS)}.db"
 
-    def dspex(self, *arguments, store):
+    def dspex(self, *arguments, store, cache=False):
+        """A dspex run; without its response cache unless `cache`, as DSPy and DSRs run here."""
         return [str(DSPEX), "run", str(SIGNATURE), "--model", f"openai/{MODEL}",
-                "--base-url", self.url, "--no-cache", "--store", str(store), *arguments]
+                "--base-url", self.url, *([] if cache else ["--no-cache"]), "--store", str(store),
+                *arguments]
 
     def first_command(self, tool):
         if tool == "dspex":
@@ -223,25 +225,35 @@ class Bench:
             walls[calls] = run.seconds
         return walls
 
+    def dspex_batch(self, concurrency, cache=False):
+        """One whole-process dspex batch of BATCH_CALLS: calls/s and peak MB."""
+        inputs = self.scratch / f"inputs-{BATCH_CALLS}.jsonl"
+        if not inputs.exists():
+            write_inputs(self.scratch, BATCH_CALLS)
+        store = self.fresh_store()
+        output = self.scratch / "batch.jsonl"
+        run = measure(self.dspex("--batch", str(inputs), "--concurrency", str(concurrency),
+                                 "--no-progress", "--output", str(output), store=store,
+                                 cache=cache),
+                      cwd=self.scratch)
+        check_batch_output(output, BATCH_CALLS)
+        recorded = count_executions(store)
+        if recorded != BATCH_CALLS:
+            fail(f"dspex recorded {recorded} of {BATCH_CALLS} executions in {store}")
+        if cache and (cached := count_cache_entries(store)) != BATCH_CALLS:
+            fail(f"dspex cached {cached} of {BATCH_CALLS} replies in {store}")
+        rate = BATCH_CALLS / run.seconds
+        log(f"  dspex --concurrency {concurrency}{' (cache on)' if cache else ''}: "
+            f"{rate:,.0f} calls/s, {run.peak_mb:.1f} MB, {recorded} executions recorded")
+        return rate, run.peak_mb
+
     def batch(self, tool):
         """The best calls/s over the concurrencies tried, that concurrency and the peak MB."""
         results = []
         if tool == "dspex":
-            inputs = write_inputs(self.scratch, BATCH_CALLS)
             for concurrency in DSPEX_CONCURRENCY:
-                store = self.fresh_store()
-                output = self.scratch / "batch.jsonl"
-                run = measure(self.dspex("--batch", str(inputs), "--concurrency", str(concurrency),
-                                         "--no-progress", "--output", str(output), store=store),
-                              cwd=self.scratch)
-                check_batch_output(output, BATCH_CALLS)
-                recorded = count_executions(store)
-                if recorded != BATCH_CALLS:
-                    fail(f"dspex recorded {recorded} of {BATCH_CALLS} executions in {store}")
-                rate = BATCH_CALLS / run.seconds
-                log(f"  dspex --concurrency {concurrency}: {rate:,.0f} calls/s, "
-                    f"{run.peak_mb:.1f} MB, {recorded} executions recorded")
-                results.append((rate, concurrency, run.peak_mb))
+                rate, peak_mb = self.dspex_batch(concurrency)
+                results.append((rate, concurrency, peak_mb))
         else:
             values = DSPY_THREADS if tool == "dspy" else DSRS_CONCURRENCY
             command = ([str(PYTHON), str(BENCH / "dspy_bench.py")] if tool == "dspy"
@@ -264,13 +276,21 @@ def check_batch_output(path, calls):
              f"inputs; see {path}")
 
 
-def count_executions(store):
-    """Rows in the store's `executions` table."""
+def count_rows(store, table):
+    """Rows in one of the store's tables."""
     try:
         with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as connection:
-            return connection.execute("SELECT count(*) FROM executions").fetchone()[0]
+            return connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     except sqlite3.Error as error:
-        fail(f"cannot count the executions in dspex's store {store}: {error}")
+        fail(f"cannot count the rows of `{table}` in dspex's store {store}: {error}")
+
+
+def count_executions(store):
+    return count_rows(store, "executions")
+
+
+def count_cache_entries(store):
+    return count_rows(store, "cache")
 
 
 # Report ---------------------------------------------------------------------------------------
@@ -341,6 +361,9 @@ def report(results, raw_samples):
           "batch throughput is "
           "whole-process (start, store, every execution recorded, exit); DSPy's and DSRs's are "
           "timed inside the process after configuration and warm-up calls, and record nothing.")
+    if "cached_rate" in results.get("dspex", {}):
+        print(f"dspex with its response cache on (its default; every lookup misses, every reply "
+              f"is stored), same concurrency: {results['dspex']['cached_rate']:,.0f} calls/s.")
     print(f"Machine: {os.cpu_count()} CPUs; the mock server shares them with the client. "
           "Sequential runs: the client and a one-thread mock on one CPU.")
 
@@ -414,6 +437,11 @@ def main():
             rate, concurrency, batch_mb = bench.batch(tool)
             results[tool].update(batch_rate=rate, batch_concurrency=concurrency,
                                  batch_mb=batch_mb)
+            if tool == "dspex":
+                # What a user gets by default: the same batch with the response cache on (every
+                # lookup a miss, every reply stored).
+                cached_rate, _ = bench.dspex_batch(concurrency, cache=True)
+                results[tool].update(cached_rate=cached_rate)
     finally:
         mock.kill()
         mock.wait()

@@ -472,6 +472,75 @@ fn cache_get_from_many_threads() {
     });
 }
 
+/// A batch's pattern: records stream in (so the writer lingers and keeps cache entries back
+/// for a later commit) with a cache entry per record, and lookups run alongside.
+#[test]
+fn cache_entries_held_back_while_records_stream_are_seen_after_a_flush() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let path = store_path(&directory);
+    let store = open(&path);
+    let runtime = runtime();
+    let completion = |index: usize| Completion {
+        text: format!("answer {index}"),
+        usage: Usage::default(),
+        finish_reason: Some("stop".to_owned()),
+        constrained: false,
+    };
+    let mut pending = Vec::new();
+    for index in 0..200 {
+        let key = format!("key-{index}");
+        // A lookup first, as the runtime does: it begins the snapshot later lookups reuse.
+        assert_eq!(store.cache_get(&key).expect("cache_get"), None);
+        store.cache_put(&key, &completion(index)).expect("queued");
+        let started_at = 1_700_000_000_000 + index as i64;
+        pending.push(store.record(execution("qa", started_at, 5.0, Status::Success)));
+    }
+    runtime.block_on(async {
+        for record in pending {
+            record.await.expect("recorded");
+        }
+    });
+    store.flush().expect("flush");
+    for index in 0..200 {
+        assert_eq!(
+            store.cache_get(&format!("key-{index}")).expect("cache_get"),
+            Some(completion(index)),
+            "key-{index}"
+        );
+    }
+    drop(store);
+    // And they are in the file for the next process.
+    let store = open(&path);
+    assert_eq!(
+        store.cache_get("key-199").expect("cache_get"),
+        Some(completion(199))
+    );
+}
+
+/// Cache lookups read one snapshot for up to 100 ms (see SNAPSHOT_AGE in src/store/sqlite.rs):
+/// an entry another process caches is seen once that has passed.
+#[test]
+fn entries_another_process_caches_are_seen_within_a_snapshot_age() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let path = store_path(&directory);
+    let reader = open(&path);
+    let other = open(&path);
+    let completion = Completion {
+        text: "Paris".to_owned(),
+        usage: Usage::default(),
+        finish_reason: None,
+        constrained: false,
+    };
+    assert_eq!(reader.cache_get("shared").expect("cache_get"), None);
+    other.cache_put("shared", &completion).expect("queued");
+    other.flush().expect("flush");
+    std::thread::sleep(Duration::from_millis(150));
+    assert_eq!(
+        reader.cache_get("shared").expect("cache_get"),
+        Some(completion)
+    );
+}
+
 #[test]
 fn a_file_that_is_not_a_database_is_reported() {
     let directory = tempfile::tempdir().expect("tempdir");

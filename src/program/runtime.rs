@@ -5,6 +5,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use serde::Serialize;
 use serde_json::Value;
 
 use super::artifact::Artifact;
@@ -12,7 +13,7 @@ use super::signature::predictor_signature;
 use crate::adapter::parse::{self, ParseError};
 use crate::adapter::{self, AdapterKind, PromptField, PromptSignature, Template, Values};
 use crate::codegen::json_schema::{self, Side};
-use crate::digest::sha256_hex;
+use crate::digest::{sha256_hex, sha256_json_hex};
 use crate::lm::{Completion, LmError, Provider, ProviderKind, Request, ResponseFormat, Usage};
 use crate::schema::{Document, Field, Module, Signature};
 use crate::store::{CallRecord, Execution, RepairRecord, Status, Store, StoreError};
@@ -386,7 +387,7 @@ impl Runtime {
         let key = match self.cache {
             CacheMode::Off => None,
             CacheMode::On | CacheMode::Offline => {
-                Some(cache_key(self.provider.as_ref(), &request, rollout))
+                cache_key(self.provider.as_ref(), &request, rollout)
             }
         };
         let clock = Instant::now();
@@ -575,15 +576,107 @@ fn response_format(document: &Document, prompt: &PromptSignature) -> ResponseFor
 
 /// The cache key: a SHA-256 over the provider, base URL, model, the whole request and the
 /// rollout, never over credentials (the spec holds only the key's variable name, and that is
-/// left out too).
-pub fn cache_key(provider: &dyn Provider, request: &Request, rollout: u32) -> String {
+/// left out too). The hashed text is the JSON of [`KeyMaterial`], hashed as it is serialized.
+/// `None` if the request cannot be serialized (it always can: its maps have string keys); such
+/// a request is neither looked up nor cached.
+pub fn cache_key(provider: &dyn Provider, request: &Request, rollout: u32) -> Option<String> {
     let spec = provider.spec();
-    let material = serde_json::json!({
-        "provider": spec.provider,
-        "base_url": spec.base_url,
-        "model": spec.model,
-        "request": request,
-        "rollout": rollout,
-    });
-    sha256_hex(material.to_string().as_bytes())
+    let material = KeyMaterial {
+        provider: spec.provider,
+        base_url: &spec.base_url,
+        model: &spec.model,
+        request,
+        rollout,
+    };
+    sha256_json_hex(&material).ok()
+}
+
+/// What a cache key covers, in the order it is hashed. Keys stored by earlier versions hashed
+/// the same text (built as a `serde_json::Value` then), so their entries still hit.
+#[derive(Serialize)]
+struct KeyMaterial<'a> {
+    provider: ProviderKind,
+    base_url: &'a str,
+    model: &'a str,
+    request: &'a Request,
+    rollout: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lm::{Message, Role};
+
+    /// The key text as versions before the streamed hash built it; stored entries keyed that
+    /// way must still hit.
+    fn key_as_built_before(
+        provider: ProviderKind,
+        base_url: &str,
+        model: &str,
+        request: &Request,
+        rollout: u32,
+    ) -> String {
+        let material = serde_json::json!({
+            "provider": provider,
+            "base_url": base_url,
+            "model": model,
+            "request": request,
+            "rollout": rollout,
+        });
+        sha256_hex(material.to_string().as_bytes())
+    }
+
+    #[test]
+    fn cache_keys_are_unchanged_by_hashing_while_serializing() {
+        let messages = vec![
+            Message::new(
+                Role::System,
+                "Your input fields are:\n1. `q` (str) \"quoted\" \u{e9}",
+            ),
+            Message::new(Role::User, "[[ ## q ## ]]\nWhat is 2+2?\t\\"),
+        ];
+        let mut plain = Request::new(messages.clone());
+        plain.temperature = Some(0.7);
+        let mut schema = Request::new(messages);
+        schema.max_tokens = Some(512);
+        schema.seed = Some(42);
+        schema.stop = vec!["\n\n".to_owned()];
+        schema.grammar = Some("root ::= \"a\"".to_owned());
+        schema.response_format = ResponseFormat::JsonSchema {
+            name: "qa".to_owned(),
+            schema: serde_json::json!({
+                "type": "object",
+                "properties": {"z": {"type": "number"}, "a": {"type": "string"}},
+                "required": ["z", "a"],
+                "additionalProperties": false,
+            }),
+        };
+        let json_mode = Request {
+            response_format: ResponseFormat::JsonObject,
+            temperature: Some(1e-7),
+            ..plain.clone()
+        };
+        for (request, rollout) in [(&plain, 0), (&schema, 3), (&json_mode, 1)] {
+            for provider in [ProviderKind::OpenAi, ProviderKind::Anthropic] {
+                let material = KeyMaterial {
+                    provider,
+                    base_url: "http://127.0.0.1:8080/v1",
+                    model: "gpt-4o-mini",
+                    request,
+                    rollout,
+                };
+                assert_eq!(
+                    sha256_json_hex(&material).unwrap(),
+                    key_as_built_before(
+                        provider,
+                        "http://127.0.0.1:8080/v1",
+                        "gpt-4o-mini",
+                        request,
+                        rollout
+                    ),
+                    "{request:?}"
+                );
+            }
+        }
+    }
 }

@@ -3,8 +3,11 @@
 //! Writes go through one dedicated writer thread ([`writer`]): it takes everything queued,
 //! writes it in one transaction, commits, and only then resolves each record's future with its
 //! id. With `synchronous=NORMAL` a commit is in the WAL file before the future resolves, so it
-//! survives the process being killed; only a power loss can undo the last commits. Reads use a
-//! small pool of their own connections, which WAL lets run alongside the writer.
+//! survives the process being killed; only a power loss can undo the last commits. Cache
+//! entries are the exception: while records stream in, they wait up to 250 ms for a commit of
+//! their own (the writer's `CACHE_LINGER`). Reads use a small pool of their own connections,
+//! which WAL lets run alongside the writer; cache lookups have their own, each reading one
+//! snapshot for a while ([`snapshot`]).
 //!
 //! An execution is one row: its calls are a JSON column, and message contents of
 //! [`INLINE_LIMIT`] bytes or more are stored once in `texts`, keyed by their SHA-256, so the
@@ -12,13 +15,14 @@
 
 mod rows;
 mod schema;
+mod snapshot;
 mod stats;
 mod writer;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -28,6 +32,7 @@ use super::{Execution, Filter, Stats, Status, Store, StoreError, Summary};
 use crate::lm::{BoxFuture, Completion};
 use rows::{parse_status, select_filtered, usage, SUMMARY_COLUMNS};
 pub use schema::SCHEMA_VERSION;
+use snapshot::Snapshots;
 pub use writer::MAX_BATCH;
 use writer::{Command, PreparedExecution, Writer};
 
@@ -60,6 +65,8 @@ pub struct SqliteStore {
     sender: Option<mpsc::Sender<Command>>,
     writer: Option<JoinHandle<()>>,
     readers: Mutex<Vec<Connection>>,
+    /// Connections for cache lookups ([`snapshot`]).
+    snapshots: Arc<Snapshots>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -98,11 +105,13 @@ impl SqliteStore {
         connection
             .pragma_update(None, "cache_size", -WRITER_CACHE_KIB)
             .map_err(|error| classify(&shown, error))?;
+        let snapshots = Arc::new(Snapshots::default());
         let writer = Writer {
             connection,
             path: shown.clone(),
             known_texts: HashSet::new(),
             failure: None,
+            snapshots: Arc::clone(&snapshots),
         };
         let (sender, receiver) = mpsc::channel();
         let handle = std::thread::Builder::new()
@@ -119,6 +128,7 @@ impl SqliteStore {
             sender: Some(sender),
             writer: Some(handle),
             readers: Mutex::new(Vec::new()),
+            snapshots,
         })
     }
 
@@ -141,13 +151,7 @@ impl SqliteStore {
             .pop();
         let connection = match pooled {
             Some(connection) => connection,
-            None => {
-                let connection = connect(&self.path, &self.shown, self.busy_timeout)?;
-                connection
-                    .pragma_update(None, "query_only", true)
-                    .map_err(|error| classify(&self.shown, error))?;
-                connection
-            }
+            None => self.read_connection()?,
         };
         let result = read(&connection).map_err(|error| classify(&self.shown, error));
         let mut idle = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
@@ -155,6 +159,14 @@ impl SqliteStore {
             idle.push(connection);
         }
         result
+    }
+
+    fn read_connection(&self) -> Result<Connection, StoreError> {
+        let connection = connect(&self.path, &self.shown, self.busy_timeout)?;
+        connection
+            .pragma_update(None, "query_only", true)
+            .map_err(|error| classify(&self.shown, error))?;
+        Ok(connection)
     }
 }
 
@@ -181,12 +193,16 @@ impl Store for SqliteStore {
     }
 
     fn cache_get(&self, key: &str) -> Result<Option<Completion>, StoreError> {
-        let text: Option<String> = self.read(|connection| {
-            connection
-                .prepare_cached("SELECT completion FROM cache WHERE key = ?1")?
-                .query_row([key], |row| row.get(0))
-                .optional()
-        })?;
+        let text: Option<String> = self.snapshots.read(
+            || self.read_connection(),
+            |connection| {
+                connection
+                    .prepare_cached("SELECT completion FROM cache WHERE key = ?1")?
+                    .query_row([key], |row| row.get(0))
+                    .optional()
+            },
+            |error| classify(&self.shown, error),
+        )?;
         text.map(|text| {
             serde_json::from_str(&text)
                 .map_err(|error| StoreError::Malformed(format!("cache entry `{key}`: {error}")))

@@ -17,7 +17,7 @@
 #![allow(dead_code)]
 
 use std::io;
-use std::net::{SocketAddr, TcpListener as StdTcpListener};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
@@ -27,11 +27,14 @@ use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::oneshot;
 
 /// The most header bytes a request may have before the connection is dropped.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// Connections the kernel queues before the server accepts them.
+const LISTEN_BACKLOG: u32 = 1024;
 
 /// The body of [`Reply::NotJson`]: what a misconfigured proxy or web server sends.
 pub const NOT_JSON_BODY: &str =
@@ -330,9 +333,6 @@ impl MockLm {
         script: impl Fn(&Received) -> Reply + Send + Sync + 'static,
         options: Options,
     ) -> io::Result<MockLm> {
-        let listener = StdTcpListener::bind(("127.0.0.1", options.port))?;
-        listener.set_nonblocking(true)?;
-        let address = listener.local_addr()?;
         let runtime = if options.threads <= 1 {
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -343,6 +343,16 @@ impl MockLm {
                 .enable_all()
                 .build()?
         };
+        // A backlog as deep as real servers use (std's is 128): a client opening hundreds of
+        // connections at once would otherwise see SYNs dropped and wait a second to resend.
+        let listener = {
+            let _context = runtime.enter();
+            let socket = TcpSocket::new_v4()?;
+            socket.set_reuseaddr(true)?;
+            socket.bind(SocketAddr::from((Ipv4Addr::LOCALHOST, options.port)))?;
+            socket.listen(LISTEN_BACKLOG)?
+        };
+        let address = listener.local_addr()?;
         let state = Arc::new(State {
             protocol,
             script: Box::new(script),
@@ -360,10 +370,6 @@ impl MockLm {
             .name(format!("mock-lm-{}", address.port()))
             .spawn(move || {
                 runtime.block_on(async move {
-                    let listener = match TcpListener::from_std(listener) {
-                        Ok(listener) => listener,
-                        Err(error) => panic!("cannot serve the mock on {address}: {error}"),
-                    };
                     tokio::select! {
                         () = accept_loop(listener, server_state) => {}
                         _ = stopped => {}

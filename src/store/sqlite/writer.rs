@@ -3,13 +3,15 @@
 //! record with its id.
 
 use std::collections::HashSet;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, TransactionBehavior};
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
 use super::rows::{to_json, StoredCall, StoredMessage};
+use super::snapshot::Snapshots;
 use super::{classify, INLINE_LIMIT};
 use crate::digest::hex;
 use crate::recent::Recent;
@@ -25,10 +27,17 @@ pub const MAX_BATCH: usize = 4096;
 /// ~8 us more per row than at 10 ms; 25, 50 and 100 ms measured no better. A batch run reports
 /// a line only after its record is committed, so this is also how much later a result line can
 /// appear; a lone record (a single run) never waits.
-const LINGER: std::time::Duration = std::time::Duration::from_millis(10);
+const LINGER: Duration = Duration::from_millis(10);
 
 /// A record arriving within this long of the previous commit is taken as part of a stream.
-const STREAM_GAP: std::time::Duration = std::time::Duration::from_millis(5);
+const STREAM_GAP: Duration = Duration::from_millis(5);
+
+/// How long responses to cache may wait while records stream in. Cache keys are hashes, so
+/// each entry lands on a random page of the key index, and a commit writes every page it
+/// touched: committed with every 10 ms of records, the cache index was rewritten whole each
+/// time and cost more than the records. Waiting longer only delays when a repeated request can
+/// hit the cache; a killed process loses at most this much of its cache, never a record.
+const CACHE_LINGER: Duration = Duration::from_millis(250);
 
 /// Hashes of texts the writer knows are stored, kept so a repeated prompt skips its insert.
 /// Cleared when it grows past this.
@@ -155,18 +164,40 @@ pub(super) struct Writer {
     pub(super) known_texts: HashSet<[u8; 32]>,
     /// The first failure since the last flush, reported to it.
     pub(super) failure: Option<StoreError>,
+    /// The cache lookups' connections: told of commits of cache entries, and their idle
+    /// snapshots ended once old.
+    pub(super) snapshots: Arc<Snapshots>,
 }
 
 impl Writer {
     /// Serves `receiver` until every sender is gone and the queue is empty.
     pub(super) fn run(mut self, receiver: &mpsc::Receiver<Command>) {
         let mut batch = Vec::new();
-        let mut last_commit: Option<std::time::Instant> = None;
-        while let Ok(first) = receiver.recv() {
-            batch.push(first);
-            while batch.len() < MAX_BATCH {
+        let mut cache = PendingCache::default();
+        let mut last_commit: Option<Instant> = None;
+        loop {
+            let first = match cache.due_in() {
+                None => receiver
+                    .recv()
+                    .map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+                Some(wait) => receiver.recv_timeout(wait),
+            };
+            let first = match first {
+                Ok(command) => command,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    // Cache entries waited long enough and nothing else came: write them alone.
+                    self.commit(&mut batch, &mut cache, true);
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    self.commit(&mut batch, &mut cache, true);
+                    return;
+                }
+            };
+            self.take(first, &mut batch, &mut cache);
+            while batch.len() + cache.entries.len() < MAX_BATCH {
                 match receiver.try_recv() {
-                    Ok(command) => batch.push(command),
+                    Ok(command) => self.take(command, &mut batch, &mut cache),
                     Err(_) => break,
                 }
             }
@@ -181,54 +212,98 @@ impl Writer {
                 .any(|command| matches!(command, Command::Flush(_)));
             let streaming =
                 batch.len() > 1 || last_commit.is_some_and(|commit| commit.elapsed() < STREAM_GAP);
-            if streaming && !flushing && batch.len() < MAX_BATCH {
+            if streaming && !flushing && batch.len() + cache.entries.len() < MAX_BATCH {
                 std::thread::sleep(LINGER);
-                while batch.len() < MAX_BATCH {
+                while batch.len() + cache.entries.len() < MAX_BATCH {
                     match receiver.try_recv() {
-                        Ok(command) => batch.push(command),
+                        Ok(command) => self.take(command, &mut batch, &mut cache),
                         Err(_) => break,
                     }
                 }
             }
-            let writes = batch
-                .iter()
-                .any(|command| !matches!(command, Command::Flush(_)));
-            // Only flushes: everything before them is committed already.
-            let result = if writes {
-                let result = self.write(&batch);
-                last_commit = Some(std::time::Instant::now());
-                result
-            } else {
-                Ok(Vec::new())
-            };
-            if let Err(error) = &result {
-                // The rolled-back transaction may have held texts the memo lists.
-                self.known_texts.clear();
-                self.failure.get_or_insert_with(|| error.clone());
+            // Cache entries ride along with records only now and then while records stream in
+            // (see [`CACHE_LINGER`]); otherwise with the next commit.
+            let with_cache = !streaming || flushing || cache.is_due();
+            if batch.is_empty() && !with_cache {
+                continue;
             }
-            let mut ids = result.as_deref().unwrap_or_default().iter();
-            for command in batch.drain(..) {
-                match command {
-                    Command::Record(_, sender) => {
-                        let answer = match (&result, ids.next()) {
-                            (Err(error), _) => Err(error.clone()),
-                            (Ok(_), Some(id)) => Ok(*id),
-                            (Ok(_), None) => Err(StoreError::WriterGone),
-                        };
-                        // The caller may have stopped waiting; the record is committed anyway.
-                        let _ = sender.send(answer);
-                    }
-                    Command::Flush(sender) => {
-                        let _ = sender.send(self.failure.take().map_or(Ok(()), Err));
-                    }
-                    Command::CachePut { .. } => {}
-                }
+            if self.commit(&mut batch, &mut cache, with_cache) {
+                last_commit = Some(Instant::now());
             }
         }
     }
 
-    /// Writes `batch` in one transaction; the ids of its records, in order.
-    fn write(&mut self, batch: &[Command]) -> Result<Vec<i64>, StoreError> {
+    /// Queues `command`: cache entries wait in `cache`, everything else in `batch`.
+    fn take(&mut self, command: Command, batch: &mut Vec<Command>, cache: &mut PendingCache) {
+        match command {
+            Command::CachePut {
+                key,
+                completion,
+                created_at,
+            } => cache.push(CacheEntry {
+                key,
+                completion,
+                created_at,
+            }),
+            command => batch.push(command),
+        }
+    }
+
+    /// Writes `batch` (and `cache`'s entries when `with_cache`) in one transaction, then answers
+    /// every command in `batch`; true if something was written.
+    fn commit(
+        &mut self,
+        batch: &mut Vec<Command>,
+        cache: &mut PendingCache,
+        with_cache: bool,
+    ) -> bool {
+        let entries = if with_cache { cache.take() } else { Vec::new() };
+        let writes = !entries.is_empty()
+            || batch
+                .iter()
+                .any(|command| !matches!(command, Command::Flush(_)));
+        // Only flushes: everything before them is committed already.
+        let result = if writes {
+            // Old idle snapshots would keep the checkpoint that may follow this commit from
+            // copying the log back and starting it over.
+            self.snapshots.end_stale();
+            self.write(batch, &entries)
+        } else {
+            Ok(Vec::new())
+        };
+        if result.is_ok() && !entries.is_empty() {
+            // Before any command is answered: a flush returns with the entries visible.
+            self.snapshots.cache_committed();
+        }
+        if let Err(error) = &result {
+            // The rolled-back transaction may have held texts the memo lists. Its cache
+            // entries are dropped: a cache only saves calls, and the error is reported.
+            self.known_texts.clear();
+            self.failure.get_or_insert_with(|| error.clone());
+        }
+        let mut ids = result.as_deref().unwrap_or_default().iter();
+        for command in batch.drain(..) {
+            match command {
+                Command::Record(_, sender) => {
+                    let answer = match (&result, ids.next()) {
+                        (Err(error), _) => Err(error.clone()),
+                        (Ok(_), Some(id)) => Ok(*id),
+                        (Ok(_), None) => Err(StoreError::WriterGone),
+                    };
+                    // The caller may have stopped waiting; the record is committed anyway.
+                    let _ = sender.send(answer);
+                }
+                Command::Flush(sender) => {
+                    let _ = sender.send(self.failure.take().map_or(Ok(()), Err));
+                }
+                Command::CachePut { .. } => {}
+            }
+        }
+        writes
+    }
+
+    /// Writes the records of `batch` and `cache` in one transaction; the records' ids, in order.
+    fn write(&mut self, batch: &[Command], cache: &[CacheEntry]) -> Result<Vec<i64>, StoreError> {
         let path = &self.path;
         let classify = |error| classify(path, error);
         if self.known_texts.len() > MAX_KNOWN_TEXTS {
@@ -244,60 +319,101 @@ impl Writer {
                 .prepare_cached(INSERT_EXECUTION)
                 .map_err(classify)?;
             let mut insert_text = transaction.prepare_cached(INSERT_TEXT).map_err(classify)?;
-            let mut put_cache = transaction.prepare_cached(PUT_CACHE).map_err(classify)?;
             for command in batch {
-                match command {
-                    Command::Record(prepared, _) => {
-                        for (hash, body) in &prepared.texts {
-                            if self.known_texts.insert(*hash) {
-                                insert_text
-                                    .execute(params![&hash[..], body])
-                                    .map_err(classify)?;
-                            }
-                        }
-                        let execution = &prepared.execution;
-                        let id = insert_execution
-                            .insert(params![
-                                execution.started_at,
-                                execution.finished_at,
-                                execution.file,
-                                execution.program,
-                                execution.signature,
-                                execution.module,
-                                execution.source_hash,
-                                execution.model,
-                                execution.provider_model,
-                                prepared.inputs,
-                                prepared.outputs,
-                                execution.status.as_str(),
-                                execution.error,
-                                execution.latency_ms,
-                                tokens(execution.usage.input_tokens),
-                                tokens(execution.usage.output_tokens),
-                                execution.cost,
-                                execution.cache_hit,
-                                prepared.calls,
-                                prepared.repairs,
-                                execution.batch,
-                            ])
-                            .map_err(classify)?;
-                        ids.push(id);
-                    }
-                    Command::CachePut {
-                        key,
-                        completion,
-                        created_at,
-                    } => {
-                        put_cache
-                            .execute(params![key, completion, created_at])
+                let Command::Record(prepared, _) = command else {
+                    continue;
+                };
+                for (hash, body) in &prepared.texts {
+                    if self.known_texts.insert(*hash) {
+                        insert_text
+                            .execute(params![&hash[..], body])
                             .map_err(classify)?;
                     }
-                    Command::Flush(_) => {}
+                }
+                let execution = &prepared.execution;
+                let id = insert_execution
+                    .insert(params![
+                        execution.started_at,
+                        execution.finished_at,
+                        execution.file,
+                        execution.program,
+                        execution.signature,
+                        execution.module,
+                        execution.source_hash,
+                        execution.model,
+                        execution.provider_model,
+                        prepared.inputs,
+                        prepared.outputs,
+                        execution.status.as_str(),
+                        execution.error,
+                        execution.latency_ms,
+                        tokens(execution.usage.input_tokens),
+                        tokens(execution.usage.output_tokens),
+                        execution.cost,
+                        execution.cache_hit,
+                        prepared.calls,
+                        prepared.repairs,
+                        execution.batch,
+                    ])
+                    .map_err(classify)?;
+                ids.push(id);
+            }
+            if !cache.is_empty() {
+                let mut put_cache = transaction.prepare_cached(PUT_CACHE).map_err(classify)?;
+                for entry in cache {
+                    put_cache
+                        .execute(params![entry.key, entry.completion, entry.created_at])
+                        .map_err(classify)?;
                 }
             }
         }
         transaction.commit().map_err(classify)?;
         Ok(ids)
+    }
+}
+
+/// One response to cache.
+struct CacheEntry {
+    key: String,
+    completion: String,
+    created_at: i64,
+}
+
+/// Cache entries waiting for a commit to ride along with.
+#[derive(Default)]
+struct PendingCache {
+    entries: Vec<CacheEntry>,
+    /// When the oldest entry arrived.
+    since: Option<Instant>,
+}
+
+impl PendingCache {
+    fn push(&mut self, entry: CacheEntry) {
+        self.since.get_or_insert_with(Instant::now);
+        self.entries.push(entry);
+    }
+
+    /// Whether the entries have waited [`CACHE_LINGER`] or fill a transaction.
+    fn is_due(&self) -> bool {
+        self.entries.len() >= MAX_BATCH
+            || self
+                .since
+                .is_some_and(|since| since.elapsed() >= CACHE_LINGER)
+    }
+
+    /// How long until the entries are due; `None` when there are none.
+    fn due_in(&self) -> Option<Duration> {
+        self.since
+            .map(|since| CACHE_LINGER.saturating_sub(since.elapsed()))
+    }
+
+    /// The entries, sorted by key: neighbouring keys share index pages, so inserting in key
+    /// order touches each page once.
+    fn take(&mut self) -> Vec<CacheEntry> {
+        self.since = None;
+        let mut entries = std::mem::take(&mut self.entries);
+        entries.sort_unstable_by(|left, right| left.key.cmp(&right.key));
+        entries
     }
 }
 
