@@ -972,10 +972,12 @@ json.dump(messages, open("expected.json", "w"))
 }
 
 #[test]
-fn predict_and_best_of_n_artifacts_saved_by_dspy_load_too() {
+fn predict_best_of_n_and_multi_chain_comparison_artifacts_saved_by_dspy_load_too() {
+    // Every field any of the three asks for; each takes its own and ignores the rest.
     let mock = MockLm::openai(|_| {
         Reply::text(
-            "[[ ## answer ## ]]\nParis\n\n[[ ## confidence ## ]]\n0.9\n\n[[ ## score ## ]]\n4\n\n\
+            "[[ ## reasoning ## ]]\nIt is.\n\n[[ ## rationale ## ]]\nBoth agree.\n\n\
+             [[ ## answer ## ]]\nParis\n\n[[ ## confidence ## ]]\n0.9\n\n[[ ## score ## ]]\n4\n\n\
              [[ ## completed ## ]]",
         )
     });
@@ -985,7 +987,8 @@ fn predict_and_best_of_n_artifacts_saved_by_dspy_load_too() {
         let generated = project.run(&["codegen", "--target", "python", file, "-o", "py"]);
         assert_eq!(generated.code, 0, "{}", generated.stderr);
     }
-    // `Predict` saves its state at the top level, `BestOfN` under `module`.
+    // `Predict` saves its state at the top level, `BestOfN` under `module`,
+    // `MultiChainComparison` under `predict` (its comparing call, the last request).
     let script = r#"
 import json, sys
 sys.path.insert(0, "py")
@@ -1006,6 +1009,18 @@ best.save("best.json")
 loaded = dspy.BestOfN(module=dspy.Predict(modules.QA), N=3, reward_fn=reward, threshold=1.0)
 loaded.load("best.json")
 json.dump(dspy.ChatAdapter().format(loaded.module.signature, loaded.module.demos, question), open("best-expected.json", "w"))
+mcc = dspy.MultiChainComparison(modules.QA, M=2)
+mcc.predict.signature = mcc.predict.signature.with_instructions("Compare the attempts.")
+spain = "\u00abI'm trying to Madrid is. I'm not sure but my prediction is 5\u00bb"
+mcc.predict.demos = [dspy.Example(question="Capital of Spain?", reasoning_attempt_1=spain, reasoning_attempt_2=spain, rationale="Both say Madrid.", answer="Madrid", score=5).with_inputs("question", "reasoning_attempt_1", "reasoning_attempt_2")]
+mcc.save("mcc.json")
+loaded = dspy.MultiChainComparison(modules.QA, M=2)
+loaded.load("mcc.json")
+# What MultiChainComparison.forward makes of two chain-of-thought attempts that reasoned
+# "It is." and scored 4 (its last output field).
+attempt = "\u00abI'm trying to It is. I'm not sure but my prediction is 4\u00bb"
+inputs = {"reasoning_attempt_1": attempt, "reasoning_attempt_2": attempt, **question}
+json.dump(dspy.ChatAdapter().format(loaded.predict.signature, loaded.predict.demos, inputs), open("mcc-expected.json", "w"))
 "#;
     let output = Command::new(support::python_interpreter())
         .current_dir(project.path())
@@ -1024,8 +1039,8 @@ json.dump(dspy.ChatAdapter().format(loaded.module.signature, loaded.module.demos
     for (file, program, artifact, messages) in [
         ("qa.sig", "qa", "predict.json", "predict-expected.json"),
         ("modules.sig", "careful", "best.json", "best-expected.json"),
+        ("modules.sig", "compared", "mcc.json", "mcc-expected.json"),
     ] {
-        let before = mock.hits();
         let result = project.run(&[
             "run",
             file,
@@ -1038,7 +1053,8 @@ json.dump(dspy.ChatAdapter().format(loaded.module.signature, loaded.module.demos
             "--no-cache",
         ]);
         assert_eq!(result.code, 0, "{program}: {}", result.stderr);
-        let sent = &mock.requests()[before];
+        let requests = mock.requests();
+        let sent = requests.last().expect("a request");
         assert_eq!(sent.body()["messages"], expected(messages), "{program}");
     }
 }
