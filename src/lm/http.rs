@@ -129,6 +129,8 @@ enum Failure {
     Timeout,
     /// No connection, or it broke before the response began.
     Connection(String),
+    /// The TLS handshake failed (most often: a certificate not trusted here); no retry helps.
+    Tls(String),
     /// The connection broke while the body was arriving.
     CutOff(String),
     /// The reply arrived but does not decode.
@@ -137,12 +139,33 @@ enum Failure {
     Fatal(String),
 }
 
+/// The rustls error somewhere in `error`'s chain. The connector carries it inside `io::Error`s
+/// (one in another), whose `source()` skips the error they wrap, so those are opened instead.
+fn tls_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if let Some(tls) = error.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        current = match error
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => error.source(),
+        };
+    }
+    None
+}
+
 impl Failure {
     fn from_send(error: &reqwest::Error) -> Failure {
         if error.is_timeout() {
             Failure::Timeout
         } else if error.is_builder() {
             Failure::Fatal(error_chain(error))
+        } else if tls_error(error).is_some() {
+            Failure::Tls(error_chain(error))
         } else {
             Failure::Connection(error_chain(error))
         }
@@ -161,7 +184,7 @@ impl Failure {
             Failure::Status { status, .. } => retry::is_retryable_status(*status),
             Failure::Timeout | Failure::Connection(_) | Failure::CutOff(_) => true,
             Failure::Malformed(malformed) => malformed.retryable,
-            Failure::Fatal(_) => false,
+            Failure::Tls(_) | Failure::Fatal(_) => false,
         }
     }
 }
@@ -437,6 +460,11 @@ impl Transport {
                 url: self.url.to_string(),
                 message: redact(&message, key),
                 attempts,
+            },
+            Failure::Tls(message) => LmError::Tls {
+                model,
+                url: self.url.to_string(),
+                message: redact(&message, key),
             },
             Failure::CutOff(message) => LmError::Protocol {
                 model,

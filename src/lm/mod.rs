@@ -250,6 +250,12 @@ pub enum LmError {
         message: String,
         attempts: u32,
     },
+    #[error("model `{model}`: the TLS connection to {url} failed: {message}")]
+    Tls {
+        model: String,
+        url: String,
+        message: String,
+    },
     #[error("model `{model}`: the reply is not what {provider} sends: {message}")]
     Protocol {
         model: String,
@@ -294,6 +300,11 @@ impl LmError {
             LmError::Connection { .. } => {
                 Some("is the server running? check `base_url` or `--base-url`".to_owned())
             }
+            LmError::Tls { .. } => Some(
+                "if the server's certificate comes from your own certificate authority, point \
+                 SSL_CERT_FILE (or SSL_CERT_DIR) at its PEM file; otherwise check `base_url`"
+                    .to_owned(),
+            ),
             _ => None,
         }
     }
