@@ -34,7 +34,7 @@ use rows::{parse_status, select_filtered, usage, SUMMARY_COLUMNS};
 pub use schema::SCHEMA_VERSION;
 use snapshot::Snapshots;
 pub use writer::MAX_BATCH;
-use writer::{Command, PreparedExecution, Writer};
+use writer::{CacheEntry, Command, PreparedExecution, Writer};
 
 /// How long a statement waits for another process's lock before failing with
 /// [`StoreError::Locked`].
@@ -211,11 +211,11 @@ impl Store for SqliteStore {
     }
 
     fn cache_put(&self, key: &str, completion: &Completion) -> Result<(), StoreError> {
-        self.send(Command::CachePut {
+        self.send(Command::CachePut(CacheEntry {
             key: key.to_owned(),
             completion: rows::to_json(completion),
             created_at: now_ms(),
-        })
+        }))
     }
 
     fn flush(&self) -> Result<(), StoreError> {

@@ -60,11 +60,7 @@ pub(super) enum Command {
         Box<PreparedExecution>,
         oneshot::Sender<Result<i64, StoreError>>,
     ),
-    CachePut {
-        key: String,
-        completion: String,
-        created_at: i64,
-    },
+    CachePut(CacheEntry),
     /// Answered once everything queued before it is committed.
     Flush(mpsc::SyncSender<Result<(), StoreError>>),
 }
@@ -194,10 +190,10 @@ impl Writer {
                     return;
                 }
             };
-            self.take(first, &mut batch, &mut cache);
+            queue(first, &mut batch, &mut cache);
             while batch.len() + cache.entries.len() < MAX_BATCH {
                 match receiver.try_recv() {
-                    Ok(command) => self.take(command, &mut batch, &mut cache),
+                    Ok(command) => queue(command, &mut batch, &mut cache),
                     Err(_) => break,
                 }
             }
@@ -216,7 +212,7 @@ impl Writer {
                 std::thread::sleep(LINGER);
                 while batch.len() + cache.entries.len() < MAX_BATCH {
                     match receiver.try_recv() {
-                        Ok(command) => self.take(command, &mut batch, &mut cache),
+                        Ok(command) => queue(command, &mut batch, &mut cache),
                         Err(_) => break,
                     }
                 }
@@ -230,22 +226,6 @@ impl Writer {
             if self.commit(&mut batch, &mut cache, with_cache) {
                 last_commit = Some(Instant::now());
             }
-        }
-    }
-
-    /// Queues `command`: cache entries wait in `cache`, everything else in `batch`.
-    fn take(&mut self, command: Command, batch: &mut Vec<Command>, cache: &mut PendingCache) {
-        match command {
-            Command::CachePut {
-                key,
-                completion,
-                created_at,
-            } => cache.push(CacheEntry {
-                key,
-                completion,
-                created_at,
-            }),
-            command => batch.push(command),
         }
     }
 
@@ -296,7 +276,7 @@ impl Writer {
                 Command::Flush(sender) => {
                     let _ = sender.send(self.failure.take().map_or(Ok(()), Err));
                 }
-                Command::CachePut { .. } => {}
+                Command::CachePut(_) => {}
             }
         }
         writes
@@ -372,11 +352,19 @@ impl Writer {
     }
 }
 
-/// One response to cache.
-struct CacheEntry {
-    key: String,
-    completion: String,
-    created_at: i64,
+/// Queues `command`: cache entries wait in `cache`, everything else in `batch`.
+fn queue(command: Command, batch: &mut Vec<Command>, cache: &mut PendingCache) {
+    match command {
+        Command::CachePut(entry) => cache.push(entry),
+        command => batch.push(command),
+    }
+}
+
+/// One response to cache: its key, the completion's JSON, when (unix milliseconds).
+pub(super) struct CacheEntry {
+    pub(super) key: String,
+    pub(super) completion: String,
+    pub(super) created_at: i64,
 }
 
 /// Cache entries waiting for a commit to ride along with.
